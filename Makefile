@@ -1,0 +1,42 @@
+# Two entry points: `make demo` (set up + main job) and `make test` (set up + tests).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# ruff settings live here: the top level holds no pyproject.toml.
+RUFF := $(BIN)/ruff
+RUFF_FLAGS := --line-length 100
+
+.PHONY: setup apt demo test lint figures clean
+
+$(STAMP): setup.py
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	# pyctcdecode pins numpy<2 in metadata only; its beam search works on numpy 2.
+	$(BIN)/pip install -q --no-deps pyctcdecode
+	touch $(STAMP)
+
+apt:
+	@if command -v flite >/dev/null && command -v espeak-ng >/dev/null; then :; \
+	elif command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq flite espeak-ng >/dev/null; \
+	else echo "apt-get not found: install flite and espeak-ng yourself; corpus tests will be skipped"; fi
+
+setup: $(STAMP) apt
+
+lint: setup
+	$(RUFF) check $(RUFF_FLAGS) --extend-select I,B,UP .
+	$(RUFF) format --check $(RUFF_FLAGS) .
+
+test: setup lint
+	XLA_FLAGS=--xla_force_host_platform_device_count=8 $(BIN)/pytest -q -n 2 tests
+
+demo: setup
+	$(BIN)/python -m w2v2jax.demo --workdir=runs/demo
+
+figures: setup
+	$(BIN)/python -m experiments.figures --workdir=runs/demo --out=runs/demo/figures
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,98 @@
+"""Audio in and out: load any file soundfile reads as float32 mono 16 kHz, with clear errors.
+
+Every path into the data package goes through `load_audio` (user folders, manifests,
+transcription) or `to_int16` (synthesis), so a bad file fails here with a message naming it,
+never later as a traceback deep inside a batch.
+
+Shape legend: B batch, S samples.
+"""
+
+import os
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+SAMPLE_RATE = 16_000
+MIN_SAMPLES = 400  # one 25 ms analysis frame at 16 kHz: anything shorter gives zero frames
+NORM_EPS = 1e-7  # as Wav2Vec2FeatureExtractor(do_normalize=True)
+
+# Extensions soundfile (libsndfile) decodes; "Format not recognised" on one of these means the
+# file is damaged, on anything else it means the format itself is not supported.
+_KNOWN_EXTS = {f".{f.lower()}" for f in sf.available_formats()} | {".oga", ".aif", ".opus"}
+_CONVERT_HINT = "convert it, e.g. `ffmpeg -i IN -ac 1 -ar 16000 OUT.flac`"
+
+
+class AudioError(ValueError):
+    """A file that cannot become a training/eval example; the message names it and a fix."""
+
+
+def load_audio(path: str | os.PathLike) -> np.ndarray:
+    """Reads `path` and returns float32 mono samples at 16 kHz in [-1, 1], shape [S].
+
+    Any sample rate is resampled (soxr), multi-channel audio is averaged to mono.
+    Raises AudioError for a missing, empty, corrupt, unsupported, too short or non-finite file.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise AudioError(f"{path}: no such audio file; check the path (manifests resolve "
+                         "relative paths against the manifest's folder)")
+    if os.path.getsize(path) == 0:
+        raise AudioError(f"{path}: the file is empty (0 bytes); re-export or remove it")
+    try:
+        samples_SxC, rate = sf.read(path, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as e:
+        ext = os.path.splitext(path)[1].lower()
+        if "not recognised" in str(e) and ext not in _KNOWN_EXTS:
+            raise AudioError(f"{path}: unsupported audio format {ext or '(no extension)'} "
+                             f"(soundfile reads {', '.join(sorted(_KNOWN_EXTS))}); "
+                             f"{_CONVERT_HINT}") from e
+        raise AudioError(f"{path}: corrupt or unreadable audio ({e}); re-export it or "
+                         f"{_CONVERT_HINT}") from e
+    audio_S = samples_SxC.mean(axis=1, dtype=np.float32)
+    return validate(resample(audio_S, rate), path)
+
+
+def resample(audio_S: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:
+    """Resamples float32 mono audio from `rate` to `target` Hz (soxr, high quality)."""
+    if rate == target:
+        return audio_S.astype(np.float32, copy=False)
+    return soxr.resample(audio_S, rate, target).astype(np.float32, copy=False)
+
+
+def validate(audio_S: np.ndarray, name: str) -> np.ndarray:
+    """Checks mono 16 kHz audio is usable as an example; `name` goes into the error message."""
+    if audio_S.size == 0:
+        raise AudioError(f"{name}: contains no audio samples; re-export or remove it")
+    if not np.all(np.isfinite(audio_S)):
+        bad = int(np.size(audio_S) - np.count_nonzero(np.isfinite(audio_S)))
+        raise AudioError(f"{name}: {bad} NaN or Inf samples; the file is damaged, re-export it")
+    if audio_S.shape[0] < MIN_SAMPLES:
+        raise AudioError(f"{name}: only {audio_S.shape[0]} samples at 16 kHz, shorter than one "
+                         f"25 ms frame ({MIN_SAMPLES}); remove it or pad it with silence")
+    return audio_S
+
+
+def to_int16(audio_S: np.ndarray) -> np.ndarray:
+    """float [-1, 1] -> int16 for storage (clipped, rounded)."""
+    return np.clip(np.round(audio_S * 32767.0), -32768, 32767).astype(np.int16)
+
+
+def to_float(audio_S: np.ndarray) -> np.ndarray:
+    """Stored samples (int16 or float) -> float32 in [-1, 1]."""
+    if np.issubdtype(audio_S.dtype, np.integer):
+        return audio_S.astype(np.float32) / 32768.0
+    return audio_S.astype(np.float32, copy=False)
+
+
+def normalize(audio_BxS: np.ndarray, audio_paddings_BxS: np.ndarray) -> np.ndarray:
+    """Zero-mean unit-variance per row over valid samples only; padded samples become 0.
+
+    Matches Wav2Vec2FeatureExtractor(do_normalize=True) applied to the unpadded utterance, so
+    a model fine-tuned from a HF checkpoint sees the input it was trained on.
+    """
+    valid_BxS = 1.0 - audio_paddings_BxS.astype(np.float32)
+    count_B1 = np.maximum(valid_BxS.sum(axis=1, keepdims=True), 1.0)
+    mean_B1 = (audio_BxS * valid_BxS).sum(axis=1, keepdims=True) / count_B1
+    var_B1 = (np.square(audio_BxS - mean_B1) * valid_BxS).sum(axis=1, keepdims=True) / count_B1
+    return ((audio_BxS - mean_B1) / np.sqrt(var_B1 + NORM_EPS) * valid_BxS).astype(np.float32)

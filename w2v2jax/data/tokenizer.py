@@ -1,0 +1,171 @@
+"""Character and IPA-phoneme tokenizers whose vocab.json transformers' Wav2Vec2CTCTokenizer reads.
+
+Ids: 0 "<pad>" (the CTC blank), 1 "<s>", 2 "</s>", 3 "<unk>", 4 "|" (stands for a space), then
+the symbols in sorted order. Keeping HF's layout means a vocabulary built here drives a HF
+checkpoint head and a HF vocabulary drives ours (`load` accepts either).
+
+    tok = CharTokenizer.from_texts(texts)        # or PhonemeTokenizer.from_texts(ipa_strings)
+    ids = tok.encode("three one")                 # list[int]; raises on unknown characters
+    tok.decode(ids) == "three one"
+    tok.save(workdir); load(workdir)
+"""
+
+import json
+import os
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+PAD, BOS, EOS, UNK, DELIM = "<pad>", "<s>", "</s>", "<unk>", "|"
+SPECIALS = (PAD, BOS, EOS, UNK, DELIM)
+BLANK_ID, UNK_ID, DELIM_ID = 0, 3, 4
+
+# espeak-ng units written with two symbols; kept whole so one phoneme is one label.
+MULTI_PHONEMES = ("tʃ", "dʒ", "aɪ", "aʊ", "eɪ", "oʊ", "ɔɪ", "əʊ", "eə", "ɪə", "ʊə", "iə")
+_STRESS = str.maketrans("", "", "ˈˌ")
+_ATTACHED = "ːˑ"  # length marks belong to the vowel before them
+_LANG_SWITCH = re.compile(r"\([a-z-]+\)")  # espeak's "(fr)" markers around foreign words
+
+
+class OutOfVocabularyError(ValueError):
+    """A transcript holds symbols the vocabulary lacks."""
+
+
+def normalize_chars(text: str) -> str:
+    """Lowercase; punctuation becomes a space; apostrophes kept; whitespace collapsed.
+
+    Digits and other symbols are kept on purpose: silently dropping "3" would corrupt the label,
+    so they surface as out-of-vocabulary errors that tell the user to spell numbers out.
+    """
+    text = text.lower().replace("\u2019", "'").replace("`", "'")
+    kept = [c if c == "'" or not unicodedata.category(c).startswith("P") else " " for c in text]
+    return " ".join("".join(kept).split())
+
+
+def split_phonemes(ipa: str, inventory: Iterable[str] = MULTI_PHONEMES) -> list[list[str]]:
+    """IPA string -> words -> phoneme units (greedy longest match; stress dropped)."""
+    units = set(inventory)
+    longest = max((len(u) for u in units), default=1)
+    words = []
+    for word in _LANG_SWITCH.sub(" ", ipa).translate(_STRESS).split():
+        out, i = [], 0
+        while i < len(word):
+            n = next((n for n in range(longest, 1, -1) if word[i : i + n] in units), 1)
+            unit, i = word[i : i + n], i + n
+            while i < len(word) and (word[i] in _ATTACHED or unicodedata.combining(word[i])):
+                unit, i = unit + word[i], i + 1
+            out.append(unit)
+        words.append(out)
+    return words
+
+
+class Tokenizer:
+    """Shared id logic; subclasses say how text becomes words of symbols."""
+
+    kind = ""
+
+    def __init__(self, symbols: Sequence[str]):
+        self.vocab = {s: i for i, s in enumerate(SPECIALS)}
+        for s in symbols:
+            self.vocab.setdefault(s, len(self.vocab))
+        self.symbols = list(self.vocab)
+
+    def __len__(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def words(self, text: str) -> list[list[str]]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str]):
+        found = {u for t in texts for w in cls.words_of(t) for u in w}
+        return cls(sorted(found - set(SPECIALS)))
+
+    @classmethod
+    def words_of(cls, text: str) -> list[list[str]]:
+        return cls([]).words(text)
+
+    def encode(self, text: str, strict: bool = True) -> list[int]:
+        """Text -> ids, "|" between words. Unknown symbols raise unless strict=False (<unk>)."""
+        words = self.words(text)
+        missing = sorted({u for w in words for u in w if u not in self.vocab})
+        if missing and strict:
+            raise OutOfVocabularyError(
+                f"transcript {text!r} has symbols outside the {self.kind} vocabulary: {missing}; "
+                "build the tokenizer from texts that include them, fix the transcript, or "
+                "encode with strict=False to map them to <unk>")
+        ids = []
+        for w in words:
+            if ids:
+                ids.append(DELIM_ID)
+            ids.extend(self.vocab.get(u, UNK_ID) for u in w)
+        return ids
+
+    def decode(self, ids: Iterable[int], collapse_repeats: bool = False) -> str:
+        """Ids -> text like HF Wav2Vec2CTCTokenizer.decode: blanks dropped, "|" is a space.
+
+        collapse_repeats=True first merges repeated ids (CTC greedy output, HF's default
+        group_tokens=True); the default treats `ids` as a label sequence.
+        """
+        ids = [int(i) for i in ids]
+        if collapse_repeats:
+            ids = [i for j, i in enumerate(ids) if j == 0 or ids[j - 1] != i]
+        parts = [" " if i == DELIM_ID else self.symbols[i] for i in ids if i not in (0, 1, 2)]
+        return " ".join("".join(parts).split())
+
+    def save(self, directory: str | os.PathLike) -> None:
+        """Writes vocab.json and tokenizer_config.json (Wav2Vec2CTCTokenizer.from_pretrained)."""
+        os.makedirs(directory, exist_ok=True)
+        with open(os.path.join(directory, "vocab.json"), "w", encoding="utf-8") as f:
+            json.dump(self.vocab, f, ensure_ascii=False, indent=1)
+        config = {"tokenizer_class": "Wav2Vec2CTCTokenizer", "unk_token": UNK, "pad_token": PAD,
+                  "bos_token": BOS, "eos_token": EOS, "word_delimiter_token": DELIM,
+                  "do_lower_case": False, "w2v2jax_kind": self.kind}
+        with open(os.path.join(directory, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+            json.dump(config, f, ensure_ascii=False, indent=1)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike):
+        with open(os.path.join(directory, "vocab.json"), encoding="utf-8") as f:
+            vocab = json.load(f)
+        order = sorted(vocab, key=vocab.get)
+        if order[:5] != list(SPECIALS) or [vocab[s] for s in order] != list(range(len(order))):
+            raise ValueError(f"{directory}/vocab.json: expected ids 0..N-1 starting with "
+                             f"{list(SPECIALS)}; got {order[:5]}")
+        return cls(order[5:])
+
+
+class CharTokenizer(Tokenizer):
+    """Letters and apostrophes of normalize_chars(text)."""
+
+    kind = "char"
+
+    def words(self, text: str) -> list[list[str]]:
+        return [list(w) for w in normalize_chars(text).split()]
+
+
+class PhonemeTokenizer(Tokenizer):
+    """IPA phonemes (espeak-ng --ipa): multi-symbol units whole, length marks attached."""
+
+    kind = "phoneme"
+
+    def __init__(self, symbols: Sequence[str]):
+        super().__init__(symbols)
+        self._units = set(MULTI_PHONEMES) | {s for s in self.symbols[5:] if len(s) > 1}
+
+    def words(self, text: str) -> list[list[str]]:
+        return split_phonemes(text, self._units)
+
+
+def load(directory: str | os.PathLike) -> Tokenizer:
+    """Loads a saved tokenizer of either kind (chars if the config does not say)."""
+    kind = "char"
+    config = os.path.join(directory, "tokenizer_config.json")
+    if os.path.exists(config):
+        with open(config, encoding="utf-8") as f:
+            kind = json.load(f).get("w2v2jax_kind", "char")
+    return {"char": CharTokenizer, "phoneme": PhonemeTokenizer}[kind].load(directory)

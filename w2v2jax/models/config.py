@@ -1,0 +1,134 @@
+"""The model configuration: one frozen dataclass and a table of named sizes.
+
+Every field of transformers' Wav2Vec2Config that changes the computation has a
+counterpart here under the same name, so `from_hf_dict` is a plain field copy.
+"""
+
+import dataclasses
+from typing import Any
+
+POSEMBS = ("conv", "sinusoidal", "learned", "rope", "none")
+REMATS = ("none", "full", "dots_saveable")
+
+
+@dataclasses.dataclass(frozen=True)
+class Wav2Vec2Config:
+    vocab_size: int = 32
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "gelu"
+    hidden_dropout: float = 0.1
+    activation_dropout: float = 0.1
+    attention_dropout: float = 0.1
+    feat_proj_dropout: float = 0.0
+    final_dropout: float = 0.1
+    layerdrop: float = 0.1
+    layer_norm_eps: float = 1e-5
+    feat_extract_norm: str = "group"  # "group" (base) or "layer" (large)
+    feat_extract_activation: str = "gelu"
+    conv_dim: tuple[int, ...] = (512,) * 7
+    conv_stride: tuple[int, ...] = (5, 2, 2, 2, 2, 2, 2)
+    conv_kernel: tuple[int, ...] = (10, 3, 3, 3, 3, 2, 2)
+    conv_bias: bool = False
+    num_conv_pos_embeddings: int = 128
+    num_conv_pos_embedding_groups: int = 16
+    do_stable_layer_norm: bool = False  # True: pre-LN ("large"); False: post-LN ("base")
+    mask_time_prob: float = 0.05
+    mask_time_length: int = 10
+    mask_time_min_masks: int = 2
+    mask_feature_prob: float = 0.0
+    mask_feature_length: int = 10
+    mask_feature_min_masks: int = 0
+    # Positional scheme; the ablations change only this key.
+    posemb: str = "conv"
+    max_positions: int = 2048  # table size for posemb="learned" (frames, 20 ms each)
+    # What "learned" does past its table: "error" or "clip" (reuse the last row).
+    learned_overflow: str = "error"
+    rope_theta: float = 10000.0
+    dtype: str = "float32"  # compute dtype; parameters stay float32
+    scan_layers: bool = False
+    remat: str = "none"
+
+    def __post_init__(self):
+        if self.posemb not in POSEMBS:
+            raise ValueError(f"posemb={self.posemb!r}: choose one of {POSEMBS}")
+        if self.remat not in REMATS:
+            raise ValueError(f"remat={self.remat!r}: choose one of {REMATS}")
+        if self.feat_extract_norm not in ("group", "layer"):
+            raise ValueError(f"feat_extract_norm={self.feat_extract_norm!r}: 'group' or 'layer'")
+        if self.learned_overflow not in ("error", "clip"):
+            raise ValueError(f"learned_overflow={self.learned_overflow!r}: 'error' or 'clip'")
+        if not len(self.conv_dim) == len(self.conv_stride) == len(self.conv_kernel):
+            raise ValueError("conv_dim, conv_stride and conv_kernel must have the same length")
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(
+                f"hidden_size={self.hidden_size} is not divisible by "
+                f"num_attention_heads={self.num_attention_heads}"
+            )
+        if self.posemb == "conv" and self.hidden_size % self.num_conv_pos_embedding_groups:
+            raise ValueError(
+                f"hidden_size={self.hidden_size} is not divisible by "
+                f"num_conv_pos_embedding_groups={self.num_conv_pos_embedding_groups}"
+            )
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    @property
+    def has_masked_spec_embed(self) -> bool:
+        # transformers creates the mask embedding only when masking is configured.
+        return self.mask_time_prob > 0.0 or self.mask_feature_prob > 0.0
+
+    def replace(self, **changes: Any) -> "Wav2Vec2Config":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Wav2Vec2Config":
+        """Builds from our own dict or transformers' config.json (unknown keys ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in names}
+        for k in ("conv_dim", "conv_stride", "conv_kernel"):
+            if k in kw:
+                kw[k] = tuple(kw[k])
+        return cls(**kw)
+
+
+SIZES: dict[str, dict[str, Any]] = {
+    # ~4 M parameters: the model of the demo and the tests (measured ~40+ s audio/s on 2 cores).
+    "tiny": dict(
+        hidden_size=256,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        intermediate_size=1024,
+        conv_dim=(128,) * 7,
+        num_conv_pos_embeddings=128,
+        num_conv_pos_embedding_groups=16,
+        layerdrop=0.0,
+        hidden_dropout=0.1,
+        activation_dropout=0.0,
+        attention_dropout=0.1,
+        final_dropout=0.0,
+    ),
+    "base": dict(),
+    "large": dict(
+        hidden_size=1024,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        intermediate_size=4096,
+        feat_extract_norm="layer",
+        conv_bias=True,
+        do_stable_layer_norm=True,
+    ),
+}
+
+
+def get_config(size: str = "base", **overrides: Any) -> Wav2Vec2Config:
+    if size not in SIZES:
+        raise ValueError(f"unknown model size {size!r}: choose one of {sorted(SIZES)}")
+    return Wav2Vec2Config(**{**SIZES[size], **overrides})

@@ -1,0 +1,159 @@
+"""The convolutional feature encoder: 16 kHz samples -> one frame per 20 ms.
+
+Legend: B batch, S samples, T frames, C conv channels, D model width.
+"""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from w2v2jax.models import axes
+from w2v2jax.models.config import Wav2Vec2Config
+
+
+def frame_count(num_samples, cfg: Wav2Vec2Config):
+    """Frames the encoder emits for `num_samples`, exactly as transformers computes it.
+
+    Works on python ints, numpy and jax arrays. Like the reference, lengths below the
+    receptive field give zero or negative counts; callers clip or reject them.
+    """
+    n = num_samples
+    for k, s in zip(cfg.conv_kernel, cfg.conv_stride, strict=True):
+        n = (n - k) // s + 1
+    return n
+
+
+def receptive_field(cfg: Wav2Vec2Config) -> int:
+    """Samples seen by one output frame (400 for the standard stack: 25 ms)."""
+    field, jump = 1, 1
+    for k, s in zip(cfg.conv_kernel, cfg.conv_stride, strict=True):
+        field += (k - 1) * jump
+        jump *= s
+    return field
+
+
+def hop_length(cfg: Wav2Vec2Config) -> int:
+    """Samples between consecutive frames (320 for the standard stack: 20 ms)."""
+    return int(np.prod(cfg.conv_stride))
+
+
+def layer_lengths(num_samples: int, cfg: Wav2Vec2Config) -> list[int]:
+    """Length after each conv layer, from the same formula the model uses (400 -> 79 -> ... -> 1)."""
+    out, n = [num_samples], num_samples
+    for k, s in zip(cfg.conv_kernel, cfg.conv_stride, strict=True):
+        n = (n - k) // s + 1
+        out.append(n)
+    return out
+
+
+def frame_paddings(audio_paddings_BxS: jax.Array, num_frames: int, cfg: Wav2Vec2Config):
+    """Frame paddings [B, T] (1.0 = padding) from right-padded sample paddings [B, S]."""
+    valid_B = jnp.sum(1.0 - audio_paddings_BxS, axis=-1).astype(jnp.int32)
+    frames_B = jnp.maximum(frame_count(valid_B, cfg), 0)
+    return (jnp.arange(num_frames)[None, :] >= frames_B[:, None]).astype(jnp.float32)
+
+
+def check_length(num_samples: int, cfg: Wav2Vec2Config) -> None:
+    field = receptive_field(cfg)
+    if num_samples < field:
+        raise ValueError(
+            f"audio has {num_samples} samples, fewer than one frame of the feature encoder "
+            f"({field} samples = {1000 * field / 16000:.0f} ms at 16 kHz). Pad the audio to at "
+            f"least {field} samples or drop the example."
+        )
+
+
+def _uniform(bound: float):
+    def init(key, shape, dtype=jnp.float32):
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+    return init
+
+
+def _gelu(x):
+    return jax.nn.gelu(x, approximate=False)
+
+
+class ConvLayer(nn.Module):
+    cfg: Wav2Vec2Config
+    index: int
+
+    @nn.compact
+    def __call__(self, x_BxTxC):
+        cfg, i = self.cfg, self.index
+        x_BxTxC = nn.Conv(
+            cfg.conv_dim[i],
+            kernel_size=(cfg.conv_kernel[i],),
+            strides=(cfg.conv_stride[i],),
+            padding="VALID",
+            use_bias=cfg.conv_bias,
+            dtype=cfg.dtype,
+            kernel_init=nn.with_logical_partitioning(
+                nn.initializers.he_normal(), (axes.KERNEL, axes.CONV_IN, axes.CONV_OUT)
+            ),
+            bias_init=nn.with_logical_partitioning(nn.initializers.zeros, (axes.CONV_OUT,)),
+            name="conv",
+        )(x_BxTxC)
+        norm_init = dict(
+            scale_init=nn.with_logical_partitioning(nn.initializers.ones, (axes.CONV_OUT,)),
+            bias_init=nn.with_logical_partitioning(nn.initializers.zeros, (axes.CONV_OUT,)),
+        )
+        if cfg.feat_extract_norm == "layer":
+            x_BxTxC = nn.LayerNorm(epsilon=1e-5, dtype=jnp.float32, name="layer_norm", **norm_init)(
+                x_BxTxC
+            )
+        elif i == 0:
+            # GroupNorm with one group per channel normalises each channel over all of time,
+            # padded samples included: the base model is padding-sensitive, as in the reference.
+            x32 = x_BxTxC.astype(jnp.float32)
+            mean = jnp.mean(x32, axis=1, keepdims=True)
+            var = jnp.var(x32, axis=1, keepdims=True)
+            x32 = (x32 - mean) * jax.lax.rsqrt(var + 1e-5)
+            scale = self.param("layer_norm_scale", norm_init["scale_init"], (cfg.conv_dim[0],))
+            bias = self.param("layer_norm_bias", norm_init["bias_init"], (cfg.conv_dim[0],))
+            x_BxTxC = x32 * scale + bias
+        return _gelu(x_BxTxC).astype(cfg.dtype)
+
+
+class FeatureEncoder(nn.Module):
+    """audio [B, S] -> features [B, T, C]."""
+
+    cfg: Wav2Vec2Config
+
+    @nn.compact
+    def __call__(self, audio_BxS):
+        check_length(audio_BxS.shape[-1], self.cfg)
+        x = audio_BxS[..., None].astype(self.cfg.dtype)
+        for i in range(len(self.cfg.conv_dim)):
+            x = ConvLayer(self.cfg, i, name=f"conv_layers_{i}")(x)
+        return x
+
+
+class FeatureProjection(nn.Module):
+    """LayerNorm + Dense + dropout: features [B, T, C] -> hidden [B, T, D] (and normed features)."""
+
+    cfg: Wav2Vec2Config
+
+    @nn.compact
+    def __call__(self, x_BxTxC, deterministic: bool):
+        cfg = self.cfg
+        normed_BxTxC = nn.LayerNorm(
+            epsilon=cfg.layer_norm_eps,
+            dtype=jnp.float32,
+            scale_init=nn.with_logical_partitioning(nn.initializers.ones, (axes.CONV_OUT,)),
+            bias_init=nn.with_logical_partitioning(nn.initializers.zeros, (axes.CONV_OUT,)),
+            name="layer_norm",
+        )(x_BxTxC)
+        bound = 1.0 / np.sqrt(cfg.conv_dim[-1])
+        x_BxTxD = nn.Dense(
+            cfg.hidden_size,
+            dtype=cfg.dtype,
+            kernel_init=nn.with_logical_partitioning(
+                _uniform(bound), (axes.CONV_OUT, axes.EMBED)
+            ),
+            bias_init=nn.with_logical_partitioning(nn.initializers.zeros, (axes.EMBED,)),
+            name="projection",
+        )(normed_BxTxC)
+        x_BxTxD = nn.Dropout(cfg.feat_proj_dropout)(x_BxTxD, deterministic=deterministic)
+        return x_BxTxD, normed_BxTxC

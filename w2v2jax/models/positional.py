@@ -1,0 +1,122 @@
+"""Positional schemes, chosen by `cfg.posemb`: conv | sinusoidal | learned | rope | none.
+
+Additive schemes return an embedding [B, T, D] added to the hidden states before the
+transformer; RoPE adds nothing there and instead rotates queries and keys in attention.
+Legend: B batch, T frames, D model width, H heads, K head dim.
+"""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from w2v2jax.models import axes
+from w2v2jax.models.config import Wav2Vec2Config
+
+
+class ConvPositionalEmbedding(nn.Module):
+    """Grouped conv over time with weight norm over the kernel axis, as in wav2vec 2.0.
+
+    weight[k] = g[k] * v[k] / ||v[k]||: torch's weight_norm(dim=2) on a Conv1d weight
+    [out, in/groups, kernel]. Even kernels drop the last output frame ("same" padding).
+    """
+
+    cfg: Wav2Vec2Config
+
+    @nn.compact
+    def __call__(self, x_BxTxD):
+        cfg = self.cfg
+        k, g, d = cfg.num_conv_pos_embeddings, cfg.num_conv_pos_embedding_groups, cfg.hidden_size
+        std = 2.0 * np.sqrt(1.0 / (k * d))
+        v = self.param(
+            "weight_v",
+            nn.with_logical_partitioning(
+                nn.initializers.normal(std), (axes.KERNEL, axes.NORM, axes.EMBED)
+            ),
+            (k, d // g, d),
+        )
+        g_init = lambda _key, _shape: jnp.sqrt(jnp.sum(jnp.square(nn.unbox(v)), axis=(1, 2)))
+        weight_g = self.param(
+            "weight_g", nn.with_logical_partitioning(g_init, (axes.KERNEL,)), (k,)
+        )
+        bias = self.param(
+            "bias", nn.with_logical_partitioning(nn.initializers.zeros, (axes.EMBED,)), (d,)
+        )
+        norm_K = jnp.sqrt(jnp.sum(jnp.square(v), axis=(1, 2)))
+        kernel = (v * (weight_g / norm_K)[:, None, None]).astype(cfg.dtype)
+        y_BxTxD = jax.lax.conv_general_dilated(
+            x_BxTxD.astype(cfg.dtype),
+            kernel,
+            window_strides=(1,),
+            padding=[(k // 2, k // 2)],
+            dimension_numbers=("NWC", "WIO", "NWC"),
+            feature_group_count=g,
+        )
+        if k % 2 == 0:
+            y_BxTxD = y_BxTxD[:, :-1]
+        return jax.nn.gelu(y_BxTxD + bias.astype(cfg.dtype), approximate=False)
+
+
+def sinusoid_table(num_positions: int, dim: int, theta: float = 10000.0) -> np.ndarray:
+    """Vaswani et al.: PE[p, 2i] = sin(p / theta^(2i/D)), PE[p, 2i+1] = cos(same)."""
+    pos = np.arange(num_positions)[:, None]
+    inv = 1.0 / theta ** (np.arange(0, dim, 2) / dim)
+    table = np.zeros((num_positions, dim), np.float32)
+    table[:, 0::2] = np.sin(pos * inv)
+    table[:, 1::2] = np.cos(pos * inv)[:, : dim // 2]
+    return table
+
+
+class SinusoidalEmbedding(nn.Module):
+    cfg: Wav2Vec2Config
+
+    def __call__(self, x_BxTxD):
+        table = sinusoid_table(x_BxTxD.shape[1], self.cfg.hidden_size)
+        return jnp.broadcast_to(jnp.asarray(table, x_BxTxD.dtype), x_BxTxD.shape)
+
+
+class LearnedEmbedding(nn.Module):
+    """An absolute table of `max_positions` rows; longer inputs follow `learned_overflow`."""
+
+    cfg: Wav2Vec2Config
+
+    @nn.compact
+    def __call__(self, x_BxTxD):
+        cfg, t = self.cfg, x_BxTxD.shape[1]
+        table = self.param(
+            "embedding",
+            nn.with_logical_partitioning(nn.initializers.normal(0.02), (axes.POSITIONS, axes.EMBED)),
+            (cfg.max_positions, cfg.hidden_size),
+        )
+        if t > cfg.max_positions and cfg.learned_overflow == "error":
+            raise ValueError(
+                f"input has {t} frames ({t * 0.02:.1f} s) but the learned positional table has "
+                f"{cfg.max_positions} rows: shorten the audio, raise max_positions before "
+                "training, or set learned_overflow='clip' to reuse the last row beyond the table"
+            )
+        idx = jnp.minimum(jnp.arange(t), cfg.max_positions - 1)
+        return jnp.broadcast_to(table[idx].astype(x_BxTxD.dtype), x_BxTxD.shape)
+
+
+def rope(x_BxTxHxK: jax.Array, theta: float) -> jax.Array:
+    """Rotary embedding (Su et al.) with half-split pairs, applied to queries or keys."""
+    t, k = x_BxTxHxK.shape[1], x_BxTxHxK.shape[-1]
+    inv = 1.0 / theta ** (jnp.arange(0, k // 2, dtype=jnp.float32) * 2 / k)
+    ang_TxK2 = jnp.arange(t, dtype=jnp.float32)[:, None] * inv[None, :]
+    sin, cos = jnp.sin(ang_TxK2)[None, :, None], jnp.cos(ang_TxK2)[None, :, None]
+    x1, x2 = jnp.split(x_BxTxHxK.astype(jnp.float32), 2, axis=-1)
+    out = jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
+    return out.astype(x_BxTxHxK.dtype)
+
+
+def get_posemb(cfg: Wav2Vec2Config) -> nn.Module | None:
+    """The additive embedding module for `cfg.posemb`, or None (rope and none add nothing)."""
+    if cfg.posemb == "conv":
+        return ConvPositionalEmbedding(cfg, name="pos_conv_embed")
+    if cfg.posemb == "sinusoidal":
+        return SinusoidalEmbedding(cfg, name="pos_sinusoidal")
+    if cfg.posemb == "learned":
+        return LearnedEmbedding(cfg, name="pos_learned")
+    if cfg.posemb in ("rope", "none"):
+        return None
+    raise ValueError(f"unknown posemb {cfg.posemb!r}: conv, sinusoidal, learned, rope or none")
