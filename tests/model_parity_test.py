@@ -10,20 +10,39 @@ from w2v2jax.convert import from_hf, to_hf
 from w2v2jax.models.config import get_config
 from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC
 
-SMALL = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=96,
-             conv_dim=(32,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
-             vocab_size=29)
+SMALL = dict(
+    hidden_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=96,
+    conv_dim=(32,) * 7,
+    num_conv_pos_embeddings=16,
+    num_conv_pos_embedding_groups=4,
+    vocab_size=29,
+)
 
 ARCHS = {
     "base_style": get_config("base", **SMALL),
     "large_style": get_config("large", **SMALL),
     "odd_conv_stack": get_config(
-        "base", **{**SMALL, "conv_dim": (24, 40, 16), "conv_kernel": (7, 4, 3),
-                   "conv_stride": (3, 3, 2), "conv_bias": True}
+        "base",
+        **{
+            **SMALL,
+            "conv_dim": (24, 40, 16),
+            "conv_kernel": (7, 4, 3),
+            "conv_stride": (3, 3, 2),
+            "conv_bias": True,
+        },
     ),
     "odd_heads_groups": get_config(
-        "large", **{**SMALL, "hidden_size": 48, "num_attention_heads": 3,
-                    "num_conv_pos_embedding_groups": 3, "num_conv_pos_embeddings": 15}
+        "large",
+        **{
+            **SMALL,
+            "hidden_size": 48,
+            "num_attention_heads": 3,
+            "num_conv_pos_embedding_groups": 3,
+            "num_conv_pos_embeddings": 15,
+        },
     ),
     "masked_embed_present": get_config("base", **{**SMALL, "mask_time_prob": 0.3}),
 }
@@ -48,8 +67,9 @@ def test_logits_match_transformers(name, tmp_path):
     logits, paddings = Wav2Vec2ForCTC(cfg2).apply({"params": params}, audio, pads)
     expected = hf_logits(ref, audio, pads)
     assert logits.shape == expected.shape
-    assert valid_frames(paddings) == [int(n) for n in ref._get_feat_extract_output_lengths(
-        torch.tensor([16000, 9001, 4321]))]
+    assert valid_frames(paddings) == [
+        int(n) for n in ref._get_feat_extract_output_lengths(torch.tensor([16000, 9001, 4321]))
+    ]
     assert_close_on_valid(np.asarray(logits), expected, paddings)
 
 
@@ -58,7 +78,11 @@ def test_scan_and_remat_layouts_match(tmp_path):
     ref = make_hf_model(cfg, tmp_path)
     audio, pads = batch([8000, 5000])
     expected = hf_logits(ref, audio, pads)
-    for kw in (dict(scan_layers=True), dict(scan_layers=True, remat="full"), dict(remat="dots_saveable")):
+    for kw in (
+        dict(scan_layers=True),
+        dict(scan_layers=True, remat="full"),
+        dict(remat="dots_saveable"),
+    ):
         cfg2, params = from_hf(str(tmp_path), **kw)
         logits, paddings = Wav2Vec2ForCTC(cfg2).apply({"params": params}, audio, pads)
         assert_close_on_valid(np.asarray(logits), expected, paddings)
@@ -97,8 +121,9 @@ def test_headless_checkpoints(cls, tmp_path):
     base = ref if cls is transformers.Wav2Vec2Model else ref.wav2vec2
     with torch.no_grad():
         expected = base(torch.from_numpy(audio), attention_mask=torch.from_numpy(1 - pads).long())
-    assert_close_on_valid(np.asarray(out["hidden"]), expected.last_hidden_state.numpy(),
-                          out["paddings"])
+    assert_close_on_valid(
+        np.asarray(out["hidden"]), expected.last_hidden_state.numpy(), out["paddings"]
+    )
 
 
 def test_legacy_weight_norm_spelling(tmp_path):
@@ -108,14 +133,20 @@ def test_legacy_weight_norm_spelling(tmp_path):
     make_hf_model(cfg, tmp_path)
     path = tmp_path / "model.safetensors"
     sd = load_file(str(path))
-    renamed = {k.replace("parametrizations.weight.original0", "weight_g")
-                .replace("parametrizations.weight.original1", "weight_v"): v for k, v in sd.items()}
+    renamed = {
+        k.replace("parametrizations.weight.original0", "weight_g").replace(
+            "parametrizations.weight.original1", "weight_v"
+        ): v
+        for k, v in sd.items()
+    }
     assert renamed != sd
     save_file(renamed, str(path), metadata={"format": "pt"})
     _, params = from_hf(str(tmp_path))
     pos = params["wav2vec2"]["encoder"]["pos_conv_embed"]
-    np.testing.assert_array_equal(pos["weight_g"], sd[
-        "wav2vec2.encoder.pos_conv_embed.conv.parametrizations.weight.original0"].reshape(-1))
+    np.testing.assert_array_equal(
+        pos["weight_g"],
+        sd["wav2vec2.encoder.pos_conv_embed.conv.parametrizations.weight.original0"].reshape(-1),
+    )
 
 
 def test_pytorch_bin_checkpoint(tmp_path):

@@ -80,7 +80,9 @@ def _model_cfg(ck: dict) -> dict:
 def _strides(spec: str | None, n: int) -> tuple[int, ...]:
     if spec:
         out = []
-        for _dim, _k, s, times in re.findall(r"\[\((\d+),\s*(\d+),\s*(\d+)\)\]\s*(?:\*\s*(\d+))?", spec):
+        for _dim, _k, s, times in re.findall(
+            r"\[\((\d+),\s*(\d+),\s*(\d+)\)\]\s*(?:\*\s*(\d+))?", spec
+        ):
             out += [int(s)] * int(times or 1)
         if len(out) == n:
             return tuple(out)
@@ -89,19 +91,29 @@ def _strides(spec: str | None, n: int) -> tuple[int, ...]:
     raise CheckpointError(f"cannot tell the conv strides of {n} conv layers: pass conv_stride=")
 
 
-def infer_config(sd: dict, fcfg: dict) -> Wav2Vec2Config:
+def infer_config(sd: dict, fcfg: dict, overrides: dict) -> Wav2Vec2Config:
     """The model config from the state dict's shapes plus fairseq's config where present."""
-    n_conv = 1 + max(int(m.group(1)) for k in sd if (m := re.search(r"conv_layers\.(\d+)\.0\.weight", k)))
+    n_conv = 1 + max(
+        int(m.group(1)) for k in sd if (m := re.search(r"conv_layers\.(\d+)\.0\.weight", k))
+    )
     convs = [sd[_find(sd, f"conv_layers.{i}.0.weight")].shape for i in range(n_conv)]
     hidden = sd[_find(sd, "post_extract_proj.weight")].shape[0]
-    layers = 1 + max(int(m.group(1)) for k in sd if (m := re.search(r"encoder\.layers\.(\d+)\.", k)))
+    layers = 1 + max(
+        int(m.group(1)) for k in sd if (m := re.search(r"encoder\.layers\.(\d+)\.", k))
+    )
     wv = sd[_find(sd, "pos_conv.0.weight_v")].shape
     norm = "layer" if any("conv_layers.1.2.1.weight" in k for k in sd) else "group"
-    heads = fcfg.get("encoder_attention_heads") or _HEADS_BY_WIDTH.get(hidden)
+    heads = (
+        overrides.get("num_attention_heads")
+        or fcfg.get("encoder_attention_heads")
+        or _HEADS_BY_WIDTH.get(hidden)
+    )
     if heads is None:
-        raise CheckpointError(f"cannot tell the head count of width {hidden}: pass num_attention_heads=")
+        raise CheckpointError(
+            f"cannot tell the head count of width {hidden}: pass num_attention_heads="
+        )
     head = [k for k in sd if k.startswith("w2v_encoder.proj.weight")]
-    return Wav2Vec2Config(
+    kw = dict(
         vocab_size=sd[head[0]].shape[0] if head else 32,
         hidden_size=hidden,
         num_hidden_layers=layers,
@@ -119,6 +131,7 @@ def infer_config(sd: dict, fcfg: dict) -> Wav2Vec2Config:
         mask_time_prob=float(fcfg.get("mask_prob", 0.05)) or 0.05,  # fairseq always has mask_emb
         mask_time_length=int(fcfg.get("mask_length", 10)),
     )
+    return Wav2Vec2Config(**{**kw, **overrides})
 
 
 def _find(sd: dict, suffix: str) -> str:
@@ -133,7 +146,7 @@ def from_fairseq(path: str, **overrides):
     ck = _load(path)
     sd = ck.get("model", ck)
     sd = {k: v for k, v in sd.items() if hasattr(v, "shape")}
-    cfg = infer_config(sd, _model_cfg(ck)).replace(**overrides)
+    cfg = infer_config(sd, _model_cfg(ck), overrides)
     hf_sd = {
         fairseq_to_hf_key(k): v
         for k, v in sd.items()

@@ -41,7 +41,9 @@ def read_state_dict(model_dir: str) -> dict[str, np.ndarray]:
         files = [st]
         if not os.path.exists(st):
             with open(index) as f:
-                files = sorted({os.path.join(model_dir, v) for v in json.load(f)["weight_map"].values()})
+                files = sorted(
+                    {os.path.join(model_dir, v) for v in json.load(f)["weight_map"].values()}
+                )
         out = {}
         for path in files:
             out.update(load_file(path))
@@ -176,7 +178,13 @@ def hf_config_dict(cfg: Wav2Vec2Config) -> dict:
 
 
 _OURS_ONLY = {
-    "posemb", "max_positions", "learned_overflow", "rope_theta", "dtype", "scan_layers", "remat"
+    "posemb",
+    "max_positions",
+    "learned_overflow",
+    "rope_theta",
+    "dtype",
+    "scan_layers",
+    "remat",
 }
 
 

@@ -15,8 +15,10 @@ _LEAF = {"kernel": "weight", "scale": "weight", "bias": "bias"}
 def ours_to_hf(path: tuple[str, ...], hf_wn_g: tuple[int, ...] | None = None) -> tuple[str, str]:
     """("wav2vec2", "encoder", "layers_3", "attention", "q_proj", "kernel")
     -> ("wav2vec2.encoder.layers.3.attention.q_proj.weight", DENSE)."""
-    parts = [p.replace("layers_", "layers.") if p.startswith(("layers_", "conv_layers_")) else p
-             for p in path]
+    parts = [
+        p.replace("layers_", "layers.") if p.startswith(("layers_", "conv_layers_")) else p
+        for p in path
+    ]
     parts = [p.replace("conv_layers_", "conv_layers.") for p in parts]
     leaf = parts[-1]
     if leaf == "masked_spec_embed":

@@ -35,8 +35,10 @@ def load_audio(path: str | os.PathLike) -> np.ndarray:
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise AudioError(f"{path}: no such audio file; check the path (manifests resolve "
-                         "relative paths against the manifest's folder)")
+        raise AudioError(
+            f"{path}: no such audio file; check the path (manifests resolve "
+            "relative paths against the manifest's folder)"
+        )
     if os.path.getsize(path) == 0:
         raise AudioError(f"{path}: the file is empty (0 bytes); re-export or remove it")
     try:
@@ -44,13 +46,17 @@ def load_audio(path: str | os.PathLike) -> np.ndarray:
     except (sf.LibsndfileError, RuntimeError) as e:
         ext = os.path.splitext(path)[1].lower()
         if "not recognised" in str(e) and ext not in _KNOWN_EXTS:
-            raise AudioError(f"{path}: unsupported audio format {ext or '(no extension)'} "
-                             f"(soundfile reads {', '.join(sorted(_KNOWN_EXTS))}); "
-                             f"{_CONVERT_HINT}") from e
-        raise AudioError(f"{path}: corrupt or unreadable audio ({e}); re-export it or "
-                         f"{_CONVERT_HINT}") from e
+            raise AudioError(
+                f"{path}: unsupported audio format {ext or '(no extension)'} "
+                f"(soundfile reads {', '.join(sorted(_KNOWN_EXTS))}); "
+                f"{_CONVERT_HINT}"
+            ) from e
+        raise AudioError(
+            f"{path}: corrupt or unreadable audio ({e}); re-export it or {_CONVERT_HINT}"
+        ) from e
     audio_S = samples_SxC.mean(axis=1, dtype=np.float32)
-    return validate(resample(audio_S, rate), path)
+    # Checked before resampling: soxr would smear one NaN over its whole filter length.
+    return resample(validate(audio_S, path, rate), rate)
 
 
 def resample(audio_S: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:
@@ -60,16 +66,19 @@ def resample(audio_S: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.nd
     return soxr.resample(audio_S, rate, target).astype(np.float32, copy=False)
 
 
-def validate(audio_S: np.ndarray, name: str) -> np.ndarray:
-    """Checks mono 16 kHz audio is usable as an example; `name` goes into the error message."""
+def validate(audio_S: np.ndarray, name: str, rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Checks mono audio is usable as an example; `name` goes into the error message."""
     if audio_S.size == 0:
         raise AudioError(f"{name}: contains no audio samples; re-export or remove it")
     if not np.all(np.isfinite(audio_S)):
         bad = int(np.size(audio_S) - np.count_nonzero(np.isfinite(audio_S)))
         raise AudioError(f"{name}: {bad} NaN or Inf samples; the file is damaged, re-export it")
-    if audio_S.shape[0] < MIN_SAMPLES:
-        raise AudioError(f"{name}: only {audio_S.shape[0]} samples at 16 kHz, shorter than one "
-                         f"25 ms frame ({MIN_SAMPLES}); remove it or pad it with silence")
+    num_samples = round(audio_S.shape[0] * SAMPLE_RATE / rate)
+    if num_samples < MIN_SAMPLES:
+        raise AudioError(
+            f"{name}: only {num_samples} samples at 16 kHz, shorter than one "
+            f"25 ms frame ({MIN_SAMPLES}); remove it or pad it with silence"
+        )
     return audio_S
 
 

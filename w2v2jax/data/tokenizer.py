@@ -97,7 +97,8 @@ class Tokenizer:
             raise OutOfVocabularyError(
                 f"transcript {text!r} has symbols outside the {self.kind} vocabulary: {missing}; "
                 "build the tokenizer from texts that include them, fix the transcript, or "
-                "encode with strict=False to map them to <unk>")
+                "encode with strict=False to map them to <unk>"
+            )
         ids = []
         for w in words:
             if ids:
@@ -122,9 +123,16 @@ class Tokenizer:
         os.makedirs(directory, exist_ok=True)
         with open(os.path.join(directory, "vocab.json"), "w", encoding="utf-8") as f:
             json.dump(self.vocab, f, ensure_ascii=False, indent=1)
-        config = {"tokenizer_class": "Wav2Vec2CTCTokenizer", "unk_token": UNK, "pad_token": PAD,
-                  "bos_token": BOS, "eos_token": EOS, "word_delimiter_token": DELIM,
-                  "do_lower_case": False, "w2v2jax_kind": self.kind}
+        config = {
+            "tokenizer_class": "Wav2Vec2CTCTokenizer",
+            "unk_token": UNK,
+            "pad_token": PAD,
+            "bos_token": BOS,
+            "eos_token": EOS,
+            "word_delimiter_token": DELIM,
+            "do_lower_case": False,
+            "w2v2jax_kind": self.kind,
+        }
         with open(os.path.join(directory, "tokenizer_config.json"), "w", encoding="utf-8") as f:
             json.dump(config, f, ensure_ascii=False, indent=1)
 
@@ -134,8 +142,10 @@ class Tokenizer:
             vocab = json.load(f)
         order = sorted(vocab, key=vocab.get)
         if order[:5] != list(SPECIALS) or [vocab[s] for s in order] != list(range(len(order))):
-            raise ValueError(f"{directory}/vocab.json: expected ids 0..N-1 starting with "
-                             f"{list(SPECIALS)}; got {order[:5]}")
+            raise ValueError(
+                f"{directory}/vocab.json: expected ids 0..N-1 starting with "
+                f"{list(SPECIALS)}; got {order[:5]}"
+            )
         return cls(order[5:])
 
 

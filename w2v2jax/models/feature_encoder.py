@@ -149,9 +149,7 @@ class FeatureProjection(nn.Module):
         x_BxTxD = nn.Dense(
             cfg.hidden_size,
             dtype=cfg.dtype,
-            kernel_init=nn.with_logical_partitioning(
-                _uniform(bound), (axes.CONV_OUT, axes.EMBED)
-            ),
+            kernel_init=nn.with_logical_partitioning(_uniform(bound), (axes.CONV_OUT, axes.EMBED)),
             bias_init=nn.with_logical_partitioning(nn.initializers.zeros, (axes.EMBED,)),
             name="projection",
         )(normed_BxTxC)

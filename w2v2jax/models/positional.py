@@ -85,7 +85,9 @@ class LearnedEmbedding(nn.Module):
         cfg, t = self.cfg, x_BxTxD.shape[1]
         table = self.param(
             "embedding",
-            nn.with_logical_partitioning(nn.initializers.normal(0.02), (axes.POSITIONS, axes.EMBED)),
+            nn.with_logical_partitioning(
+                nn.initializers.normal(0.02), (axes.POSITIONS, axes.EMBED)
+            ),
             (cfg.max_positions, cfg.hidden_size),
         )
         if t > cfg.max_positions and cfg.learned_overflow == "error":

@@ -26,7 +26,9 @@ class Wav2Vec2Model(nn.Module):
     cfg: Wav2Vec2Config
 
     @nn.compact
-    def __call__(self, audio_BxS, audio_paddings_BxS, deterministic: bool = True, mask_time_BxT=None):
+    def __call__(
+        self, audio_BxS, audio_paddings_BxS, deterministic: bool = True, mask_time_BxT=None
+    ):
         cfg = self.cfg
         feats_BxTxC = FeatureEncoder(cfg, name="feature_extractor")(audio_BxS)
         paddings_BxT = frame_paddings(audio_paddings_BxS, feats_BxTxC.shape[1], cfg)

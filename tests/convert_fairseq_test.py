@@ -1,0 +1,135 @@
+"""from_fairseq on state dicts laid out with fairseq's key names (pretrained and fine-tuned)."""
+
+import re
+
+import numpy as np
+import pytest
+import torch
+import transformers
+from hf_reference import batch, hf_logits, make_hf_model
+
+from w2v2jax.convert import CheckpointError, from_fairseq
+from w2v2jax.models.config import get_config
+from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC, Wav2Vec2Model
+
+SMALL = dict(
+    hidden_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=96,
+    conv_dim=(32,) * 7,
+    num_conv_pos_embeddings=16,
+    num_conv_pos_embedding_groups=4,
+    vocab_size=29,
+    mask_time_prob=0.05,
+)
+
+# transformers name -> fairseq name, the inverse of the released conversion script.
+_TO_FAIRSEQ = [
+    (r"^wav2vec2\.", ""),
+    (r"conv_layers\.0\.layer_norm\.", "conv_layers.0.2."),
+    (r"conv_layers\.(\d+)\.conv\.", r"conv_layers.\1.0."),
+    (r"conv_layers\.(\d+)\.layer_norm\.", r"conv_layers.\1.2.1."),
+    (r"^feature_projection\.layer_norm\.", "layer_norm."),
+    (r"^feature_projection\.projection\.", "post_extract_proj."),
+    (r"^masked_spec_embed$", "mask_emb"),
+    (
+        r"^encoder\.pos_conv_embed\.conv\.parametrizations\.weight\.original0",
+        "encoder.pos_conv.0.weight_g",
+    ),
+    (
+        r"^encoder\.pos_conv_embed\.conv\.parametrizations\.weight\.original1",
+        "encoder.pos_conv.0.weight_v",
+    ),
+    (r"^encoder\.pos_conv_embed\.conv\.", "encoder.pos_conv.0."),
+    (r"\.attention\.", ".self_attn."),
+    (r"(layers\.\d+)\.layer_norm\.", r"\1.self_attn_layer_norm."),
+    (r"\.feed_forward\.intermediate_dense\.", ".fc1."),
+    (r"\.feed_forward\.output_dense\.", ".fc2."),
+]
+
+
+def to_fairseq(sd, finetuned):
+    out = {}
+    for k, v in sd.items():
+        if k.startswith("lm_head."):
+            out["w2v_encoder.proj." + k.split(".", 1)[1]] = v
+            continue
+        for pat, repl in _TO_FAIRSEQ:
+            k = re.sub(pat, repl, k)
+        out[("w2v_encoder.w2v_model." if finetuned else "") + k] = v
+    return out
+
+
+@pytest.mark.parametrize("size", ["base", "large"])
+def test_finetuned_layout(size, tmp_path):
+    cfg = get_config(size, **SMALL)
+    ref = make_hf_model(cfg, tmp_path / "hf")
+    sd = to_fairseq(ref.state_dict(), finetuned=True)
+    assert "w2v_encoder.w2v_model.encoder.layers.0.self_attn.q_proj.weight" in sd
+    fcfg = {
+        "model": {
+            "w2v_args": {
+                "model": {
+                    "encoder_attention_heads": 4,
+                    "layer_norm_first": cfg.do_stable_layer_norm,
+                    "conv_feature_layers": "[(32, 10, 5)] + [(32, 3, 2)] * 4 + [(32, 2, 2)] * 2",
+                }
+            }
+        }
+    }
+    torch.save({"model": sd, "cfg": fcfg}, tmp_path / "ft.pt")
+    cfg2, params = from_fairseq(str(tmp_path / "ft.pt"))
+    assert (cfg2.feat_extract_norm, cfg2.do_stable_layer_norm) == (
+        cfg.feat_extract_norm,
+        cfg.do_stable_layer_norm,
+    )
+    audio, pads = batch([12000, 7000])
+    logits, paddings = Wav2Vec2ForCTC(cfg2).apply({"params": params}, audio, pads)
+    expected = hf_logits(ref, audio, pads)
+    for b, n in enumerate((1 - np.asarray(paddings)).sum(-1).astype(int)):
+        np.testing.assert_allclose(logits[b, :n], expected[b, :n], atol=1e-4)
+
+
+def test_pretrained_layout_with_quantizer_keys(tmp_path):
+    cfg = get_config("base", **SMALL)
+    ref = make_hf_model(cfg, tmp_path / "hf", cls=transformers.Wav2Vec2ForPreTraining)
+    sd = to_fairseq(
+        {k: v for k, v in ref.state_dict().items() if k.startswith("wav2vec2.")}, finetuned=False
+    )
+    sd["quantizer.vars"] = torch.zeros(1, 640, 128)
+    sd["project_q.weight"] = torch.zeros(256, 128)
+    sd["final_proj.weight"] = torch.zeros(256, 64)
+    torch.save({"model": sd}, tmp_path / "pt.pt")  # no config stored: inferred from shapes
+    cfg2, params = from_fairseq(str(tmp_path / "pt.pt"), num_attention_heads=4)
+    assert "lm_head" not in params and cfg2.hidden_size == 64
+    audio, pads = batch([9000])
+    out = Wav2Vec2Model(cfg2).apply({"params": params["wav2vec2"]}, audio, pads)
+    with torch.no_grad():
+        ref_out = ref.wav2vec2(torch.from_numpy(audio)).last_hidden_state.numpy()
+    np.testing.assert_allclose(out["hidden"], ref_out, atol=1e-4)
+
+
+def test_unexpected_and_missing_keys_are_listed(tmp_path):
+    cfg = get_config("base", **SMALL)
+    ref = make_hf_model(cfg, tmp_path / "hf")
+    sd = to_fairseq(ref.state_dict(), finetuned=True)
+    sd["w2v_encoder.w2v_model.encoder.extra.weight"] = torch.zeros(3)
+    del sd["w2v_encoder.w2v_model.encoder.layers.1.fc2.bias"]
+    torch.save({"model": sd}, tmp_path / "bad.pt")
+    with pytest.raises(
+        CheckpointError,
+        match=r"(?s)missing keys.*layers\.1\.feed_forward"
+        r"\.output_dense\.bias.*unexpected keys.*encoder\.extra\.weight",
+    ):
+        from_fairseq(str(tmp_path / "bad.pt"), num_attention_heads=4)
+
+
+class Opaque:
+    """Stands for fairseq's omegaconf config: an arbitrary pickled object."""
+
+
+def test_pickled_objects_are_refused(tmp_path):
+    torch.save({"model": {}, "cfg": Opaque()}, tmp_path / "obj.pt")
+    with pytest.raises(CheckpointError, match="weights_only=True"):
+        from_fairseq(str(tmp_path / "obj.pt"))

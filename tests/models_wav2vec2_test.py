@@ -1,0 +1,144 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import linen as nn
+
+from w2v2jax.models.config import get_config
+from w2v2jax.models.masking import time_mask
+from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC, init_params
+
+SMALL = dict(
+    hidden_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=96,
+    conv_dim=(32,) * 7,
+    num_conv_pos_embeddings=16,
+    num_conv_pos_embedding_groups=4,
+)
+
+
+def _apply(cfg, params, audio, pads):
+    return jax.jit(Wav2Vec2ForCTC(cfg).apply)({"params": params}, audio, pads)
+
+
+@pytest.mark.parametrize("posemb", ["conv", "sinusoidal", "learned", "rope", "none"])
+def test_layer_norm_variant_ignores_padded_samples(posemb):
+    """Valid-frame outputs do not depend on what the padded samples hold (layer-norm CNN).
+
+    The group-norm ("base") CNN normalises each channel over all samples, padding
+    included, so it is padding-sensitive exactly as transformers' reference is.
+    """
+    cfg = get_config("large", **SMALL, posemb=posemb)
+    params = init_params(cfg, jax.random.PRNGKey(0))
+    rng = np.random.default_rng(0)
+    audio = rng.standard_normal((2, 16000)).astype(np.float32)
+    pads = np.zeros_like(audio)
+    pads[1, 9000:] = 1.0
+    noisy = audio.copy()
+    noisy[1, 9000:] = 100 * rng.standard_normal(7000)
+    a, p = _apply(cfg, params, audio, pads)
+    b, _ = _apply(cfg, params, noisy, pads)
+    n = int((1 - p[1]).sum())
+    assert 0 < n < p.shape[1]
+    np.testing.assert_allclose(a[1, :n], b[1, :n], atol=1e-5)
+    # The same samples declared valid do change the output: the check is not vacuous.
+    c, _ = _apply(cfg, params, noisy, np.zeros_like(pads))
+    assert not np.allclose(a[1, :n], c[1, :n], atol=1e-3)
+
+
+def test_group_norm_variant_is_padding_sensitive():
+    cfg = get_config("base", **SMALL)
+    params = init_params(cfg, jax.random.PRNGKey(0))
+    audio = np.random.default_rng(0).standard_normal((1, 16000)).astype(np.float32)
+    pads = np.zeros_like(audio)
+    pads[0, 9000:] = 1.0
+    noisy = audio.copy()
+    noisy[0, 9000:] *= 100
+    a, p = _apply(cfg, params, audio, pads)
+    b, _ = _apply(cfg, params, noisy, pads)
+    assert not np.allclose(a[0, :5], b[0, :5], atol=1e-4)
+
+
+def test_audio_shorter_than_one_frame_is_a_clear_error():
+    cfg = get_config("tiny")
+    params = init_params(cfg, jax.random.PRNGKey(0))
+    audio = jnp.zeros((1, 399))
+    with pytest.raises(ValueError, match="fewer than one frame.*400 samples"):
+        _apply(cfg, params, audio, jnp.zeros_like(audio))
+
+
+def test_learned_table_overflow_error_and_clip():
+    cfg = get_config("tiny", posemb="learned", max_positions=10)
+    params = init_params(cfg, jax.random.PRNGKey(0), num_samples=3000)
+    audio = jnp.zeros((1, 16000))
+    with pytest.raises(ValueError, match="learned positional table has 10 rows"):
+        _apply(cfg, params, audio, jnp.zeros_like(audio))
+    logits, _ = _apply(cfg.replace(learned_overflow="clip"), params, audio, jnp.zeros_like(audio))
+    assert logits.shape[1] == 49 and np.isfinite(np.asarray(logits)).all()
+
+
+def test_unknown_scheme_is_rejected():
+    with pytest.raises(ValueError, match="posemb='alibi'"):
+        get_config("tiny", posemb="alibi")
+
+
+def test_time_mask_spans_respect_lengths_and_probability():
+    pads = jnp.zeros((512, 200)).at[:, 150:].set(1.0)
+    mask = np.asarray(time_mask(jax.random.PRNGKey(0), pads, 0.3, 10, 2))
+    assert not mask[:, 150:].any()
+    share = mask[:, :150].mean()
+    assert 0.15 < share < 0.3  # overlapping spans cover somewhat less than prob
+    assert (mask.sum(1) >= 10).all()  # min_masks=2 spans of 10 frames, at least one span
+
+
+def test_training_mode_masks_and_drops_deterministically_by_rng():
+    cfg = get_config("tiny", mask_time_prob=0.5, mask_feature_prob=0.2)
+    params = init_params(cfg, jax.random.PRNGKey(0))
+    audio = jax.random.normal(jax.random.PRNGKey(1), (2, 16000))
+    pads = jnp.zeros_like(audio)
+    model = Wav2Vec2ForCTC(cfg)
+
+    @jax.jit
+    def run_jit(key):
+        rngs = {"dropout": key, "mask": jax.random.fold_in(key, 1)}
+        return model.apply({"params": params}, audio, pads, deterministic=False, rngs=rngs)[0]
+
+    def run(seed):
+        return run_jit(jax.random.PRNGKey(seed))
+
+    np.testing.assert_array_equal(run(0), run(0))
+    assert not np.allclose(run(0), run(5))
+
+
+def test_layerdrop_keeps_shapes_static():
+    cfg = get_config("tiny", layerdrop=0.5, scan_layers=True)
+    params = init_params(cfg, jax.random.PRNGKey(0))
+    audio = jnp.ones((1, 8000))
+    f = jax.jit(
+        lambda p, r: Wav2Vec2ForCTC(cfg).apply(
+            {"params": p},
+            audio,
+            jnp.zeros_like(audio),
+            deterministic=False,
+            rngs={"dropout": r, "mask": r},
+        )[0]
+    )
+    outs = [f(params, jax.random.PRNGKey(i)) for i in range(4)]
+    assert all(o.shape == outs[0].shape for o in outs)
+
+
+def test_parameters_carry_logical_axis_names():
+    cfg = get_config("tiny", scan_layers=True)
+    audio = jnp.zeros((1, 4000))
+    boxed = jax.eval_shape(Wav2Vec2ForCTC(cfg).init, jax.random.PRNGKey(0), audio, audio)
+    specs = nn.get_partition_spec(boxed)["params"]
+    layer = specs["wav2vec2"]["encoder"]["layers"]["layer"]
+    assert tuple(layer["attention"]["q_proj"]["kernel"]) == ("layers", "embed", "heads")
+    assert tuple(layer["feed_forward"]["intermediate_dense"]["kernel"]) == (
+        "layers",
+        "embed",
+        "mlp",
+    )
+    assert tuple(specs["lm_head"]["kernel"]) == ("embed", "vocab")
