@@ -10,16 +10,16 @@ from w2v2jax.convert import from_hf, to_hf
 from w2v2jax.models.config import get_config
 from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC
 
-SMALL = dict(
-    hidden_size=64,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    intermediate_size=96,
-    conv_dim=(32,) * 7,
-    num_conv_pos_embeddings=16,
-    num_conv_pos_embedding_groups=4,
-    vocab_size=29,
-)
+SMALL = {
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 96,
+    "conv_dim": (32,) * 7,
+    "num_conv_pos_embeddings": 16,
+    "num_conv_pos_embedding_groups": 4,
+    "vocab_size": 29,
+}
 
 ARCHS = {
     "base_style": get_config("base", **SMALL),
@@ -79,9 +79,9 @@ def test_scan_and_remat_layouts_match(tmp_path):
     audio, pads = batch([8000, 5000])
     expected = hf_logits(ref, audio, pads)
     for kw in (
-        dict(scan_layers=True),
-        dict(scan_layers=True, remat="full"),
-        dict(remat="dots_saveable"),
+        {"scan_layers": True},
+        {"scan_layers": True, "remat": "full"},
+        {"remat": "dots_saveable"},
     ):
         cfg2, params = from_hf(str(tmp_path), **kw)
         logits, paddings = Wav2Vec2ForCTC(cfg2).apply({"params": params}, audio, pads)

@@ -8,15 +8,15 @@ from w2v2jax.models.config import get_config
 from w2v2jax.models.masking import time_mask
 from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC, init_params
 
-SMALL = dict(
-    hidden_size=64,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    intermediate_size=96,
-    conv_dim=(32,) * 7,
-    num_conv_pos_embeddings=16,
-    num_conv_pos_embedding_groups=4,
-)
+SMALL = {
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 96,
+    "conv_dim": (32,) * 7,
+    "num_conv_pos_embeddings": 16,
+    "num_conv_pos_embedding_groups": 4,
+}
 
 
 def _apply(cfg, params, audio, pads):
@@ -56,7 +56,7 @@ def test_group_norm_variant_is_padding_sensitive():
     pads[0, 9000:] = 1.0
     noisy = audio.copy()
     noisy[0, 9000:] *= 100
-    a, p = _apply(cfg, params, audio, pads)
+    a, _p = _apply(cfg, params, audio, pads)
     b, _ = _apply(cfg, params, noisy, pads)
     assert not np.allclose(a[0, :5], b[0, :5], atol=1e-4)
 

@@ -113,24 +113,24 @@ def infer_config(sd: dict, fcfg: dict, overrides: dict) -> Wav2Vec2Config:
             f"cannot tell the head count of width {hidden}: pass num_attention_heads="
         )
     head = [k for k in sd if k.startswith("w2v_encoder.proj.weight")]
-    kw = dict(
-        vocab_size=sd[head[0]].shape[0] if head else 32,
-        hidden_size=hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        intermediate_size=sd[_find(sd, "encoder.layers.0.fc1.weight")].shape[0],
-        feat_extract_norm=norm,
-        conv_dim=tuple(s[0] for s in convs),
-        conv_kernel=tuple(s[2] for s in convs),
-        conv_stride=_strides(fcfg.get("conv_feature_layers"), n_conv),
-        conv_bias=any(k.endswith("conv_layers.0.0.bias") for k in sd),
-        num_conv_pos_embeddings=wv[2],
-        num_conv_pos_embedding_groups=hidden // wv[1],
-        do_stable_layer_norm=bool(fcfg.get("layer_norm_first", norm == "layer")),
-        layer_norm_eps=1e-5,
-        mask_time_prob=float(fcfg.get("mask_prob", 0.05)) or 0.05,  # fairseq always has mask_emb
-        mask_time_length=int(fcfg.get("mask_length", 10)),
-    )
+    kw = {
+        "vocab_size": sd[head[0]].shape[0] if head else 32,
+        "hidden_size": hidden,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "intermediate_size": sd[_find(sd, "encoder.layers.0.fc1.weight")].shape[0],
+        "feat_extract_norm": norm,
+        "conv_dim": tuple(s[0] for s in convs),
+        "conv_kernel": tuple(s[2] for s in convs),
+        "conv_stride": _strides(fcfg.get("conv_feature_layers"), n_conv),
+        "conv_bias": any(k.endswith("conv_layers.0.0.bias") for k in sd),
+        "num_conv_pos_embeddings": wv[2],
+        "num_conv_pos_embedding_groups": hidden // wv[1],
+        "do_stable_layer_norm": bool(fcfg.get("layer_norm_first", norm == "layer")),
+        "layer_norm_eps": 1e-5,
+        "mask_time_prob": float(fcfg.get("mask_prob", 0.05)) or 0.05,  # fairseq always has mask_emb
+        "mask_time_length": int(fcfg.get("mask_length", 10)),
+    }
     return Wav2Vec2Config(**{**kw, **overrides})
 
 

@@ -101,30 +101,30 @@ class Wav2Vec2Config:
 
 SIZES: dict[str, dict[str, Any]] = {
     # ~4 M parameters: the model of the demo and the tests (measured ~40+ s audio/s on 2 cores).
-    "tiny": dict(
-        hidden_size=256,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        intermediate_size=1024,
-        conv_dim=(128,) * 7,
-        num_conv_pos_embeddings=128,
-        num_conv_pos_embedding_groups=16,
-        layerdrop=0.0,
-        hidden_dropout=0.1,
-        activation_dropout=0.0,
-        attention_dropout=0.1,
-        final_dropout=0.0,
-    ),
-    "base": dict(),
-    "large": dict(
-        hidden_size=1024,
-        num_hidden_layers=24,
-        num_attention_heads=16,
-        intermediate_size=4096,
-        feat_extract_norm="layer",
-        conv_bias=True,
-        do_stable_layer_norm=True,
-    ),
+    "tiny": {
+        "hidden_size": 256,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "intermediate_size": 1024,
+        "conv_dim": (128,) * 7,
+        "num_conv_pos_embeddings": 128,
+        "num_conv_pos_embedding_groups": 16,
+        "layerdrop": 0.0,
+        "hidden_dropout": 0.1,
+        "activation_dropout": 0.0,
+        "attention_dropout": 0.1,
+        "final_dropout": 0.0,
+    },
+    "base": {},
+    "large": {
+        "hidden_size": 1024,
+        "num_hidden_layers": 24,
+        "num_attention_heads": 16,
+        "intermediate_size": 4096,
+        "feat_extract_norm": "layer",
+        "conv_bias": True,
+        "do_stable_layer_norm": True,
+    },
 }
 
 

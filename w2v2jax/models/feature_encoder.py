@@ -95,10 +95,10 @@ class ConvLayer(nn.Module):
             bias_init=nn.with_logical_partitioning(nn.initializers.zeros, (axes.CONV_OUT,)),
             name="conv",
         )(x_BxTxC)
-        norm_init = dict(
-            scale_init=nn.with_logical_partitioning(nn.initializers.ones, (axes.CONV_OUT,)),
-            bias_init=nn.with_logical_partitioning(nn.initializers.zeros, (axes.CONV_OUT,)),
-        )
+        norm_init = {
+            "scale_init": nn.with_logical_partitioning(nn.initializers.ones, (axes.CONV_OUT,)),
+            "bias_init": nn.with_logical_partitioning(nn.initializers.zeros, (axes.CONV_OUT,)),
+        }
         if cfg.feat_extract_norm == "layer":
             x_BxTxC = nn.LayerNorm(epsilon=1e-5, dtype=jnp.float32, name="layer_norm", **norm_init)(
                 x_BxTxC
