@@ -34,5 +34,5 @@ setup(
             "pygtrie",
         ],
     },
-    entry_points={"console_scripts": ["w2v2jax=w2v2jax.cli:main"]},
+    entry_points={"console_scripts": ["w2v2jax=w2v2jax.cli:run"]},
 )

@@ -1,0 +1,171 @@
+"""The `w2v2jax` command: corpus, train, compile, transcribe, align, convert.
+
+    w2v2jax corpus --out=DIR --task=digits --num_train=3000 --seed=0
+    w2v2jax corpus --out=DIR --from_librispeech=LibriSpeech/train-clean-100 [--valid_from=...]
+    w2v2jax train --config=w2v2jax/configs/ctc.py:tiny --workdir=DIR --config.data_dir=DIR
+    w2v2jax compile --config=w2v2jax/configs/ctc.py:base --config.mesh.fsdp=4 --seconds=16
+    w2v2jax transcribe --workdir=DIR [--beam=N] [--timestamps] FILE...
+    w2v2jax align --workdir=DIR FILE "TEXT"
+    w2v2jax convert --from_hf=DIR | --from_fairseq=FILE --out=DIR
+"""
+
+import os
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+COMMANDS = ("corpus", "train", "compile", "transcribe", "align", "convert")
+
+config_flags.DEFINE_config_file("config", None, "Training config: path.py:arg.")
+flags.DEFINE_string("workdir", None, "Run folder (checkpoints, vocab.json, metrics.jsonl).")
+flags.DEFINE_string("out", None, "Output folder (corpus, convert).")
+flags.DEFINE_string("task", "digits", "Corpus task: digits or words.")
+flags.DEFINE_integer("num_train", 3000, "Training utterances to synthesize.")
+flags.DEFINE_integer("num_valid", None, "Validation utterances (default 10% of num_train).")
+flags.DEFINE_integer("num_test", None, "Test utterances (default 10% of num_train).")
+flags.DEFINE_integer("seed", 0, "Corpus seed.")
+flags.DEFINE_bool("overwrite", False, "Replace an existing, different dataset in --out.")
+flags.DEFINE_string("from_librispeech", None, "Corpus from a LibriSpeech-layout folder.")
+flags.DEFINE_string("from_manifest", None, "Corpus from a TSV manifest (path<TAB>text).")
+flags.DEFINE_string("valid_from", None, "Validation split folder/manifest (with --from_*).")
+flags.DEFINE_string("test_from", None, "Test split folder/manifest (with --from_*).")
+flags.DEFINE_string("from_hf", None, "convert: a transformers save_pretrained folder.")
+flags.DEFINE_string("from_fairseq", None, "convert: a fairseq checkpoint file.")
+flags.DEFINE_integer("beam", 0, "transcribe: beam width (0 = greedy).")
+flags.DEFINE_bool("timestamps", False, "transcribe: print word start/end times.")
+flags.DEFINE_float("seconds", 16.0, "compile: utterance length to compile for.")
+flags.DEFINE_string("coordinator_address", None, "Multi-host: HOST:PORT of process 0.")
+flags.DEFINE_integer("num_processes", None, "Multi-host: number of processes.")
+flags.DEFINE_integer("process_id", None, "Multi-host: this process's index.")
+flags.DEFINE_bool("dry_run", False, "train: compile the step, print memory/FLOPs, stop.")
+FLAGS = flags.FLAGS
+
+
+class UsageError(ValueError):
+    pass
+
+
+def _need(name):
+    value = getattr(FLAGS, name)
+    if value in (None, ""):
+        raise UsageError(f"--{name} is required for this command")
+    return value
+
+
+def cmd_corpus(args):
+    from w2v2jax.data import corpus, folders
+
+    out = _need("out")
+    if FLAGS.from_librispeech or FLAGS.from_manifest:
+        splits = {"train": FLAGS.from_librispeech or FLAGS.from_manifest}
+        if FLAGS.valid_from:
+            splits["validation"] = FLAGS.valid_from
+        if FLAGS.test_from:
+            splits["test"] = FLAGS.test_from
+        path = folders.build_dataset(out, splits, overwrite=FLAGS.overwrite)
+    else:
+        path = corpus.build_corpus(out, FLAGS.task, FLAGS.num_train, FLAGS.num_valid,
+                                   FLAGS.num_test, FLAGS.seed, overwrite=FLAGS.overwrite)
+    print(path)
+
+
+def _distributed():
+    from w2v2jax.train import distributed
+
+    distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
+
+
+def cmd_train(args):
+    from w2v2jax.train import loop
+
+    _distributed()
+    c = FLAGS.config
+    if c is None:
+        raise UsageError("--config=w2v2jax/configs/ctc.py:tiny is required")
+    if FLAGS.dry_run:
+        return cmd_compile(args)
+    summary = loop.run(c, _need("workdir"))
+    keys = [k for k in summary if k.endswith(("cer", "wer"))]
+    for k in sorted(keys):
+        print(f"{k}\t{summary[k]:.4f}")
+
+
+def cmd_compile(args):
+    from w2v2jax.train import compile_report
+
+    _distributed()
+    print(compile_report.report(FLAGS.config, FLAGS.seconds))
+
+
+def cmd_transcribe(args):
+    from w2v2jax.inference import Transcriber
+
+    if not args:
+        raise UsageError("give one or more audio files: w2v2jax transcribe --workdir=DIR FILE...")
+    t = Transcriber(_need("workdir"))
+    for path in args:
+        text, lp = t.transcribe(path, beam=FLAGS.beam)
+        line = f"{path}\t{text}"
+        if FLAGS.timestamps and text.strip():
+            _, _, words = t.align(lp, text)
+            line += "\t" + " ".join(f"{w}[{s:.2f}-{e:.2f}]" for w, s, e in words)
+        print(line, flush=True)
+
+
+def cmd_align(args):
+    from w2v2jax.data import audio
+    from w2v2jax.inference import Transcriber
+
+    if len(args) != 2:
+        raise UsageError('usage: w2v2jax align --workdir=DIR FILE "TEXT"')
+    t = Transcriber(_need("workdir"))
+    lp = t.log_probs(audio.load_audio(args[0]))
+    ids, res, words = t.align(lp, args[1])
+    print("token\tstart_s\tend_s")
+    for tok_id, (s, e) in zip(ids, res["token_spans"], strict=True):
+        print(f"{t.tok.decode([tok_id]) or '|'}\t{s * 0.02:.2f}\t{e * 0.02:.2f}")
+    print("word\tstart_s\tend_s")
+    for w, s, e in words:
+        print(f"{w}\t{s:.2f}\t{e:.2f}")
+
+
+def cmd_convert(args):
+    from w2v2jax import convert
+    from w2v2jax.convert.export import write_workdir
+
+    out = _need("out")
+    if FLAGS.from_hf:
+        cfg, params = convert.from_hf(FLAGS.from_hf)
+        vocab = os.path.join(FLAGS.from_hf, "vocab.json")
+    elif FLAGS.from_fairseq:
+        cfg, params = convert.from_fairseq(FLAGS.from_fairseq)
+        vocab = None
+    else:
+        raise UsageError("convert needs --from_hf=DIR or --from_fairseq=FILE")
+    print(write_workdir(cfg, params, out, vocab if vocab and os.path.exists(vocab) else None))
+
+
+def main(argv):
+    if len(argv) < 2 or argv[1] not in COMMANDS:
+        print(__doc__, file=sys.stderr)
+        return 2
+    handler = globals()[f"cmd_{argv[1]}"]
+    try:
+        handler(argv[2:])
+    except (UsageError, ValueError, FileNotFoundError, FileExistsError, RuntimeError) as e:
+        # Our errors carry the file/example and what to do; a traceback would bury that.
+        if os.environ.get("W2V2JAX_DEBUG"):
+            raise
+        logging.debug("error", exc_info=True)
+        print(f"w2v2jax {argv[1]}: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

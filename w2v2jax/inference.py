@@ -1,0 +1,95 @@
+"""Transcription and alignment with a trained workdir (or a `w2v2jax convert` output).
+
+Long files are cut into overlapping chunks; each chunk's frames near its edges are dropped
+and the rest concatenated, so the decoded text is that of one pass over the whole file
+(the frames kept always have `context_s` of audio on both sides inside their chunk).
+Legend: S samples, T frames, V vocab.
+"""
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from w2v2jax.data import audio as audiolib
+from w2v2jax.data import tokenizer as toklib
+from w2v2jax.models.feature_encoder import frame_count, hop_length
+from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC, init_params
+from w2v2jax.train import checkpoint
+
+FRAME_SECONDS = 0.02
+PAD_MULTIPLE = 16000  # pad to whole seconds: few shapes, few compilations
+
+
+class Transcriber:
+    def __init__(self, workdir: str, chunk_s: float = 30.0, context_s: float = 2.0):
+        self.cfg = checkpoint.load_model_config(workdir)
+        self.tok = toklib.load(workdir)
+        abstract = jax.eval_shape(lambda: init_params(self.cfg, jax.random.PRNGKey(0)))
+        self.params, self.step = checkpoint.restore_params(workdir, abstract)
+        self.model = Wav2Vec2ForCTC(self.cfg)
+        self.chunk = int(chunk_s * 16000)
+        self.context = int(context_s * 16000)
+
+    @functools.partial(jax.jit, static_argnums=0)
+    def _log_probs(self, params, audio_1xS, paddings_1xS):
+        logits, pads = self.model.apply({"params": params}, audio_1xS, paddings_1xS)
+        return jax.nn.log_softmax(logits, -1), pads
+
+    def _pass(self, audio_S: np.ndarray) -> np.ndarray:
+        """Frame log-probs [T, V] of one un-chunked pass over (normalised) audio."""
+        n = len(audio_S)
+        size = max(PAD_MULTIPLE, math.ceil(n / PAD_MULTIPLE) * PAD_MULTIPLE)
+        buf = np.zeros((1, size), np.float32)
+        pads = np.ones((1, size), np.float32)
+        buf[0, :n], pads[0, :n] = audio_S, 0.0
+        buf = audiolib.normalize(buf, pads)
+        lp, _ = self._log_probs(self.params, jnp.asarray(buf), jnp.asarray(pads))
+        return np.asarray(lp[0, : max(int(frame_count(n, self.cfg)), 0)])
+
+    def log_probs(self, audio_S: np.ndarray) -> np.ndarray:
+        """[T, V] for a whole file; chunked with overlap when longer than chunk_s."""
+        if len(audio_S) <= self.chunk:
+            return self._pass(audio_S)
+        hop = hop_length(self.cfg)
+        total = int(frame_count(len(audio_S), self.cfg))
+        out, t = [], 0
+        while t < total:
+            keep = (self.chunk - 2 * self.context) // hop
+            start = max(t * hop - self.context, 0)
+            piece = self._pass(audio_S[start : start + self.chunk])
+            first = t - start // hop
+            take = piece[first : first + keep] if t + keep < total else piece[first:]
+            out.append(take[: total - t])
+            t += len(out[-1])
+            if len(out[-1]) == 0:
+                break
+        return np.concatenate(out, 0)
+
+    def transcribe(self, path: str, beam: int = 0) -> tuple[str, np.ndarray]:
+        lp = self.log_probs(audiolib.load_audio(path))
+        return self.decode(lp, beam), lp
+
+    def decode(self, lp_TxV: np.ndarray, beam: int = 0) -> str:
+        from w2v2jax.ctc import greedy_decode, prefix_beam_search
+
+        pads = np.zeros((1, lp_TxV.shape[0]), np.float32)
+        if beam:
+            best = prefix_beam_search(lp_TxV[None], pads, beam_size=beam)
+            return self.tok.decode(best[0][0][0])
+        ids, id_pads = greedy_decode(jnp.asarray(lp_TxV[None]), jnp.asarray(pads))
+        return self.tok.decode([int(i) for i, p in zip(ids[0], id_pads[0]) if p == 0])
+
+    def align(self, lp_TxV: np.ndarray, text: str):
+        """Token spans and word spans in seconds for `text` over the frames of lp_TxV."""
+        from w2v2jax.ctc import forced_align, word_spans
+
+        ids = self.tok.encode(text)
+        labels = np.asarray([ids], np.int32)
+        res = forced_align(
+            jnp.asarray(lp_TxV[None]), jnp.zeros((1, lp_TxV.shape[0])), jnp.asarray(labels),
+            jnp.zeros(labels.shape),
+        )
+        return ids, res, word_spans(res, labels, self.tok.word_delimiter_id, FRAME_SECONDS)

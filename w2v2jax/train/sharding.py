@@ -1,0 +1,106 @@
+"""Meshes, logical-axis rules and global batches.
+
+The model names its axes (models/axes.py); the config's rules map them onto the mesh axes
+data, fsdp and tensor. Parameters are sharded by rule; the batch is split over data x fsdp.
+"""
+
+import math
+
+import jax
+import numpy as np
+from flax import linen as nn
+from jax.experimental import mesh_utils
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+MESH_AXES = ("data", "fsdp", "tensor")
+BATCH_AXES = ("data", "fsdp")
+
+DEFAULT_RULES = (
+    ("batch", BATCH_AXES),
+    ("length", None),
+    ("embed", "fsdp"),
+    ("mlp", "tensor"),
+    ("heads", "tensor"),
+    ("vocab", None),
+    ("conv_out", "tensor"),
+    ("conv_in", None),
+    ("conv_kernel", None),
+    ("norm", None),
+    ("layers", None),
+    ("positions", None),
+)
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; raised before anything is compiled."""
+
+
+def mesh_shape(mesh_cfg, num_devices: int) -> tuple[int, int, int]:
+    """(data, fsdp, tensor) with at most one -1 filled from the device count."""
+    sizes = [int(mesh_cfg[a]) for a in MESH_AXES]
+    if sizes.count(-1) > 1:
+        raise ConfigError(f"mesh {dict(zip(MESH_AXES, sizes))}: at most one axis may be -1")
+    known = math.prod(s for s in sizes if s != -1)
+    if known <= 0 or num_devices % known:
+        raise ConfigError(
+            f"mesh {dict(zip(MESH_AXES, sizes))} does not divide the {num_devices} devices: "
+            "choose axis sizes whose product divides the device count (use -1 to fill one)"
+        )
+    sizes = [num_devices // known if s == -1 else s for s in sizes]
+    if math.prod(sizes) != num_devices:
+        raise ConfigError(
+            f"mesh {dict(zip(MESH_AXES, sizes))} uses {math.prod(sizes)} of {num_devices} "
+            "devices: the product of the axes must equal the device count"
+        )
+    return tuple(sizes)
+
+
+def make_mesh(mesh_cfg, devices=None) -> Mesh:
+    devices = jax.devices() if devices is None else devices
+    shape = mesh_shape(mesh_cfg, len(devices))
+    try:
+        arr = mesh_utils.create_device_mesh(shape, devices)
+    except Exception:  # uneven topologies (CPU, odd host counts): plain order is fine
+        arr = np.asarray(devices).reshape(shape)
+    return Mesh(arr, MESH_AXES)
+
+
+def batch_split(mesh: Mesh) -> int:
+    return mesh.shape["data"] * mesh.shape["fsdp"]
+
+
+def check_batch(batch_size: int, mesh: Mesh, grad_accum: int = 1) -> None:
+    split = batch_split(mesh)
+    if batch_size % (split * grad_accum):
+        raise ConfigError(
+            f"batch_size={batch_size} is not divisible by data x fsdp = {split}"
+            + (f" x grad_accum = {grad_accum}" if grad_accum > 1 else "")
+            + ": change batch_size or the mesh"
+        )
+    if batch_size % jax.process_count():
+        raise ConfigError(
+            f"batch_size={batch_size} is not divisible by the {jax.process_count()} processes"
+        )
+
+
+def logical_shardings(abstract_tree, mesh: Mesh, rules):
+    """NamedShardings for a tree of nn.LogicallyPartitioned leaves (from eval_shape)."""
+    specs = nn.get_partition_spec(abstract_tree)
+    return nn.logical_to_mesh_sharding(specs, mesh, rules)
+
+
+def batch_sharding(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, P(BATCH_AXES))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, P())
+
+
+def global_batch(local: dict, mesh: Mesh) -> dict:
+    """Global arrays from this process's rows (each process holds batch/process_count)."""
+    sharding = batch_sharding(mesh)
+    return {
+        k: jax.make_array_from_process_local_data(sharding, np.asarray(v)) for k, v in local.items()
+    }
