@@ -49,12 +49,17 @@ def rules_of(c):
     return tuple(tuple(r) for r in c.logical_rules) or sharding.DEFAULT_RULES
 
 
-def load_tokenizer(c, workdir: str, train_src):
-    """The workdir's vocab.json if it has one (resume), else built from the training texts."""
+def load_tokenizer(c, workdir: str):
+    """The workdir's vocab.json if it has one (resume), else built from the texts of every
+    split (a symbol seen only in evaluation must still be scorable)."""
     if os.path.exists(os.path.join(workdir, "vocab.json")):
         return toklib.load(workdir)
     cls = toklib.PhonemeTokenizer if c.label == "phonemes" else toklib.CharTokenizer
-    tok = cls.from_texts(train_src[i][c.label] for i in range(len(train_src)))
+    texts = []
+    for split in ("train", *c.eval_splits):
+        src = open_split(c, split)
+        texts += [src[i][c.label] for i in range(len(src))]
+    tok = cls.from_texts(texts)
     if jax.process_index() == 0:
         os.makedirs(workdir, exist_ok=True)
         tok.save(workdir)
@@ -73,13 +78,13 @@ def open_split(c, split: str):
 class Trainer:
     """Holds what one run needs; `run()` trains to total_steps (or the time budget)."""
 
-    def __init__(self, c, workdir: str):
+    def __init__(self, c, workdir: str, devices=None):
         self.c, self.workdir = c, workdir
         self.train_src = open_split(c, "train")
-        self.tok = load_tokenizer(c, workdir, self.train_src)
+        self.tok = load_tokenizer(c, workdir)
         self.cfg = model_config(c, self.tok.vocab_size)
         checkpoint.save_run_config(workdir, self.cfg, c.to_dict())
-        self.mesh = sharding.make_mesh(c.mesh)
+        self.mesh = sharding.make_mesh(c.mesh, devices)
         sharding.check_batch(c.batch_size, self.mesh, c.grad_accum)
         self.rules = rules_of(c)
         self.model = Wav2Vec2ForCTC(self.cfg)
@@ -244,7 +249,6 @@ class _Ctx:
         self.mesh.__exit__(*exc)
 
 
-def run(c, workdir: str) -> dict:
-    trainer = Trainer(c, workdir)
-    return trainer.run()
+def run(c, workdir: str, devices=None) -> dict:
+    return Trainer(c, workdir, devices).run()
 

@@ -16,6 +16,7 @@ import optax
 def make_schedule(c) -> optax.Schedule:
     """c: the training config (learning_rate, warmup_steps, total_steps, schedule, ...)."""
     peak, total = c.learning_rate, c.total_steps
+    # Decaying schedules need their warmup inside the run; "constant" does not depend on total.
     warmup = min(c.warmup_steps, max(total - 1, 0))
     if c.schedule == "cosine":
         return optax.warmup_cosine_decay_schedule(
@@ -32,8 +33,9 @@ def make_schedule(c) -> optax.Schedule:
     if c.schedule == "tri_stage":
         return tri_stage_schedule(peak, total, c.tri_stage, c.final_lr_ratio)
     if c.schedule == "constant":
+        w = c.warmup_steps
         return optax.join_schedules(
-            [optax.linear_schedule(0.0, peak, warmup), optax.constant_schedule(peak)], [warmup]
+            [optax.linear_schedule(0.0, peak, w), optax.constant_schedule(peak)], [w]
         )
     raise ValueError(f"schedule={c.schedule!r}: cosine, linear, tri_stage or constant")
 

@@ -1,0 +1,30 @@
+"""A micro training config that compiles in seconds, for the training tests."""
+
+from w2v2jax.configs.ctc import get_config
+
+MICRO_MODEL = {
+    "conv_dim": (32,) * 7, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+    "intermediate_size": 128, "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 4,
+    "hidden_dropout": 0.1, "mask_time_prob": 0.05,
+}
+
+
+def micro_config(data_dir, **overrides):
+    c = get_config("tiny")
+    c.model.update(MICRO_MODEL)
+    c.data_dir = data_dir
+    c.batch_size = 8
+    c.bucket_seconds = (6.0,)
+    c.total_steps = 6
+    c.warmup_steps = 2
+    c.learning_rate = 2e-3
+    c.checkpoint_every = 2
+    c.eval_every = 0
+    c.log_every = 1
+    for k, v in overrides.items():
+        target = c
+        *path, last = k.split(".")
+        for p in path:
+            target = target[p]
+        target[last] = v
+    return c

@@ -1,0 +1,98 @@
+"""End to end: training steps, resume after kill -9, bad inputs, init_from, inference."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from train_helpers import micro_config
+
+from w2v2jax.train import checkpoint, loop
+from w2v2jax.train.metrics import read_metrics
+
+HERE = os.path.dirname(__file__)
+
+
+def losses(workdir):
+    return {r["step"]: r["loss"] for r in read_metrics(workdir) if "loss" in r and "tokens" in r}
+
+
+def test_few_steps_end_to_end(tiny_corpus, tmp_path):
+    wd = str(tmp_path / "run")
+    summary = loop.run(micro_config(tiny_corpus), wd)
+    got = losses(wd)
+    assert sorted(got) == [1, 2, 3, 4, 5, 6]
+    assert got[6] < got[1]  # it learns something in six steps
+    assert checkpoint.manager(wd).latest_step() == 6
+    for k in ("validation/cer", "test/espeak/cer", "test/flite/cer", "validation/loss"):
+        assert k in summary
+    assert summary["validation/count"] == 12
+    assert os.path.exists(os.path.join(wd, "vocab.json"))
+    assert os.listdir(os.path.join(wd, "tensorboard"))
+    rows = read_metrics(wd)
+    assert all(np.isfinite(r["audio_per_second"]) for r in rows if "audio_per_second" in r)
+
+
+def _train_cmd(data_dir, wd, steps):
+    script = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from train_helpers import micro_config\n"
+        "from w2v2jax.train import loop\n"
+        "loop.run(micro_config(%r, total_steps=%d, checkpoint_every=2), %r)\n"
+    ) % (HERE, data_dir, steps, wd)
+    return [sys.executable, "-c", script]
+
+
+def test_kill9_then_restart_equals_uninterrupted(tiny_corpus, tmp_path):
+    ref, killed = str(tmp_path / "ref"), str(tmp_path / "killed")
+    env = {**os.environ, "XLA_FLAGS": ""}
+    subprocess.run(_train_cmd(tiny_corpus, ref, 10), check=True, env=env, capture_output=True)
+    proc = subprocess.Popen(_train_cmd(tiny_corpus, killed, 10), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = os.path.join(killed, "checkpoints", "4")
+    deadline = time.time() + 300
+    while not os.path.isdir(ckpt) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert not os.path.exists(os.path.join(killed, "summary.json"))
+    subprocess.run(_train_cmd(tiny_corpus, killed, 10), check=True, env=env, capture_output=True)
+    a, b = losses(ref), losses(killed)
+    assert sorted(a) == sorted(b) == list(range(1, 11))
+    for step in a:
+        assert a[step] == pytest.approx(b[step], rel=1e-6, abs=1e-7), step
+    sa = json.load(open(os.path.join(ref, "summary.json")))
+    sb = json.load(open(os.path.join(killed, "summary.json")))
+    assert sa["validation/cer"] == sb["validation/cer"]
+    assert sa["validation/loss"] == pytest.approx(sb["validation/loss"], rel=1e-6)
+
+
+def test_workdir_of_another_model_shape_is_refused(tiny_corpus, tmp_path):
+    wd = str(tmp_path / "run")
+    loop.run(micro_config(tiny_corpus, total_steps=2), wd)
+    before = sorted(os.listdir(os.path.join(wd, "checkpoints")))
+    with pytest.raises(checkpoint.WorkdirError, match="another model shape.*hidden_size 64"):
+        loop.run(micro_config(tiny_corpus, total_steps=4, **{"model.hidden_size": 32}), wd)
+    assert sorted(os.listdir(os.path.join(wd, "checkpoints"))) == before
+
+
+def test_data_dir_without_dataset(tmp_path):
+    with pytest.raises(FileNotFoundError, match="w2v2jax corpus"):
+        loop.run(micro_config(str(tmp_path / "nothing")), str(tmp_path / "run"))
+
+
+def test_non_finite_loss_stops_and_keeps_last_checkpoint(tiny_corpus, tmp_path):
+    wd = str(tmp_path / "run")
+    loop.run(micro_config(tiny_corpus, total_steps=2), wd)
+    # The same model resumed with an absurd learning rate diverges within a few steps.
+    c = micro_config(tiny_corpus, total_steps=40, learning_rate=1e5, grad_clip=0.0,
+                     warmup_steps=0, schedule="constant", checkpoint_every=100)
+    with pytest.raises(loop.TrainingError, match="non-finite loss.*last good checkpoint is step 2"):
+        loop.run(c, wd)
+    assert checkpoint.manager(wd).latest_step() == 2
+    assert all(np.isfinite(v) for v in losses(wd).values())
