@@ -108,12 +108,24 @@ def restore(mngr, step, abstract_params, abstract_opt=None, data_iter=None):
     return mngr.restore(step, args=ocp.args.Composite(**items))
 
 
+def _placed(abstract):
+    """Leaves without a sharding go to the first local device (inference, conversion)."""
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+
+    def place(x):
+        if getattr(x, "sharding", None) is not None:
+            return x
+        return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device)
+
+    return jax.tree.map(place, abstract)
+
+
 def restore_params(workdir: str, abstract_params, step: int | None = None):
     """The params of the latest (or given) checkpoint of a workdir."""
     mngr = manager(workdir, async_save=False)
     step = mngr.latest_step() if step is None else step
     if step is None:
         raise WorkdirError(f"{workdir}: no checkpoint found under {workdir}/checkpoints")
-    out = restore(mngr, step, abstract_params_of(workdir, abstract_params))
+    out = restore(mngr, step, _placed(abstract_params_of(workdir, abstract_params)))
     mngr.close()
     return out["params"], step
