@@ -73,14 +73,15 @@ class Transcriber:
         return self.decode(lp, beam), lp
 
     def decode(self, lp_TxV: np.ndarray, beam: int = 0) -> str:
-        from w2v2jax.ctc import greedy_decode, prefix_beam_search
+        from w2v2jax.ctc.decode import greedy_decode, prefix_beam_search
 
         pads = np.zeros((1, lp_TxV.shape[0]), np.float32)
         if beam:
-            best = prefix_beam_search(lp_TxV[None], pads, beam_size=beam)
-            return self.tok.decode(best[0][0][0])
-        ids, id_pads = greedy_decode(jnp.asarray(lp_TxV[None]), jnp.asarray(pads))
-        return self.tok.decode([int(i) for i, p in zip(ids[0], id_pads[0]) if p == 0])
+            ids, _ = prefix_beam_search(lp_TxV[None], pads, beam_size=beam, num_best=1)
+            ids = np.asarray(ids)[0, 0]
+        else:
+            ids = np.asarray(greedy_decode(jnp.asarray(lp_TxV[None]), jnp.asarray(pads)))[0]
+        return self.tok.decode([int(i) for i in ids if i >= 0])
 
     def align(self, lp_TxV: np.ndarray, text: str):
         """Token spans and word spans in seconds for `text` over the frames of lp_TxV."""

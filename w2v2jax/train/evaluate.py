@@ -5,6 +5,7 @@ import collections
 import jax
 import numpy as np
 
+from w2v2jax.ctc.decode import prefix_beam_search
 from w2v2jax.data import pipeline
 from w2v2jax.train.error_rates import ErrorRates
 from w2v2jax.train.sharding import global_batch
@@ -12,12 +13,14 @@ from w2v2jax.train.sharding import global_batch
 
 def _rows(out):
     """Host rows of one evaluated batch, padding rows dropped."""
-    out = jax.device_get(out)
     for b in np.nonzero(out["valid"] > 0)[0]:
         yield {k: v[b] for k, v in out.items()}
 
 
-def _ids(values, paddings):
+def _ids(values, paddings=None):
+    """Ids of a row: those not padded, or (paddings None) those >= 0."""
+    if paddings is None:
+        return [int(x) for x in values if x >= 0]
     return [int(x) for x, p in zip(values, paddings, strict=True) if p == 0]
 
 
@@ -36,17 +39,21 @@ def evaluate_split(eval_fn, params, source, tok, mesh, *, batch_size, boundaries
     rates = collections.defaultdict(ErrorRates)
     losses = collections.defaultdict(list)
     for batch in ds:
-        batch.pop("index_host", None)
-        out = eval_fn(params, global_batch(batch, mesh))
+        out = jax.device_get(eval_fn(params, global_batch(batch, mesh)))
+        if beam:
+            beam_ids, _ = prefix_beam_search(
+                out["log_probs"], out["paddings"], beam_size=beam, num_best=1
+            )
+            out["beam_ids"] = np.asarray(beam_ids)[:, 0]
         for row in _rows(out):
             ref = tok.decode(_ids(row["labels"], row["label_paddings"]))
-            hyp = tok.decode(_ids(row["ids"], row["id_paddings"]))
+            hyp = tok.decode(_ids(row["ids"]))
             names = ["all"] + ([group_of[int(row["index"])]] if int(row["index"]) in group_of else [])
             for name in names:
                 rates[name].add(ref, hyp)
                 losses[name].append(float(row["loss"]))
                 if beam:
-                    rates[name + "/beam"].add(ref, _beam_text(row, tok, beam))
+                    rates[name + "/beam"].add(ref, tok.decode(_ids(row["beam_ids"])))
     result = {}
     for name, r in rates.items():
         prefix = "" if name == "all" else name + "/"
@@ -58,12 +65,3 @@ def evaluate_split(eval_fn, params, source, tok, mesh, *, batch_size, boundaries
         result.update({prefix + "cer": r.cer, prefix + "wer": r.wer, prefix + "count": r.count,
                        prefix + "loss": float(np.mean(losses[name]))})
     return result
-
-
-def _beam_text(row, tok, beam):
-    from w2v2jax.ctc import prefix_beam_search
-
-    keep = row["paddings"] == 0
-    log_probs = row["log_probs"][keep][None]
-    best = prefix_beam_search(log_probs, np.zeros(log_probs.shape[:2], np.float32), beam_size=beam)
-    return tok.decode(best[0][0][0])

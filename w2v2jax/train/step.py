@@ -7,7 +7,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from w2v2jax.ctc import ctc_loss, greedy_decode
+from w2v2jax.ctc.decode import greedy_decode
+from w2v2jax.ctc.loss import ctc_loss
 
 SAMPLE_RATE = 16000
 
@@ -96,11 +97,10 @@ def make_eval_step(model, *, zero_infinity: bool = True):
             logits_BxTxV, paddings_BxT, batch["labels"], batch["label_paddings"],
             zero_infinity=zero_infinity,
         )
-        ids_BxT, id_paddings_BxT = greedy_decode(logits_BxTxV, paddings_BxT)
+        ids_BxT = greedy_decode(logits_BxTxV, paddings_BxT)
         return {
             "loss": loss_B,
             "ids": ids_BxT,
-            "id_paddings": id_paddings_BxT,
             "labels": batch["labels"],
             "label_paddings": batch["label_paddings"],
             "valid": batch["valid"],
