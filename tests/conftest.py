@@ -6,9 +6,9 @@ os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
-import shutil  # noqa: E402
+import shutil
 
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(scope="session")

@@ -243,6 +243,7 @@ def bad_inputs():
     return [
         ((logits[0], paddings, labels, label_paddings), "logits_BxTxV must have shape"),
         ((logits, paddings[:, :3], labels, label_paddings), r"paddings must have shape \[B, T\]"),
+        ((logits[:, :0], paddings[:, :0], labels, label_paddings), "has no frames"),
         ((logits, paddings, labels[:1], label_paddings), "labels_BxU must have shape"),
         ((logits, paddings, labels, label_paddings[:, :1]), "label_paddings_BxU must have"),
         ((logits, paddings, np.array([[1, 4], [3, 0]]), label_paddings), r"outside the vocab"),

@@ -3,9 +3,15 @@
 from w2v2jax.configs.ctc import get_config
 
 MICRO_MODEL = {
-    "conv_dim": (32,) * 7, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
-    "intermediate_size": 128, "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 4,
-    "hidden_dropout": 0.1, "mask_time_prob": 0.05,
+    "conv_dim": (32,) * 7,
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 128,
+    "num_conv_pos_embeddings": 16,
+    "num_conv_pos_embedding_groups": 4,
+    "hidden_dropout": 0.1,
+    "mask_time_prob": 0.05,
 }
 
 

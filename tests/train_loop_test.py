@@ -39,20 +39,29 @@ def test_few_steps_end_to_end(tiny_corpus, tmp_path):
 
 def _train_cmd(data_dir, wd, steps):
     script = (
-        "import sys; sys.path.insert(0, %r)\n"
+        f"import sys; sys.path.insert(0, {HERE!r})\n"
         "from train_helpers import micro_config\n"
         "from w2v2jax.train import loop\n"
-        "loop.run(micro_config(%r, total_steps=%d, checkpoint_every=2), %r)\n"
-    ) % (HERE, data_dir, steps, wd)
+        f"loop.run(micro_config({data_dir!r}, total_steps={steps}, checkpoint_every=2), {wd!r})\n"
+    )
     return [sys.executable, "-c", script]
+
+
+def _summary(wd):
+    with open(os.path.join(wd, "summary.json")) as f:
+        return json.load(f)
 
 
 def test_kill9_then_restart_equals_uninterrupted(tiny_corpus, tmp_path):
     ref, killed = str(tmp_path / "ref"), str(tmp_path / "killed")
     env = {**os.environ, "XLA_FLAGS": ""}
     subprocess.run(_train_cmd(tiny_corpus, ref, 10), check=True, env=env, capture_output=True)
-    proc = subprocess.Popen(_train_cmd(tiny_corpus, killed, 10), env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _train_cmd(tiny_corpus, killed, 10),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     ckpt = os.path.join(killed, "checkpoints", "4")
     deadline = time.time() + 300
     while not os.path.isdir(ckpt) and proc.poll() is None and time.time() < deadline:
@@ -66,8 +75,7 @@ def test_kill9_then_restart_equals_uninterrupted(tiny_corpus, tmp_path):
     assert sorted(a) == sorted(b) == list(range(1, 11))
     for step in a:
         assert a[step] == pytest.approx(b[step], rel=1e-6, abs=1e-7), step
-    sa = json.load(open(os.path.join(ref, "summary.json")))
-    sb = json.load(open(os.path.join(killed, "summary.json")))
+    sa, sb = (_summary(wd) for wd in (ref, killed))
     assert sa["validation/cer"] == sb["validation/cer"]
     assert sa["validation/loss"] == pytest.approx(sb["validation/loss"], rel=1e-6)
 
@@ -90,8 +98,15 @@ def test_non_finite_loss_stops_and_keeps_last_checkpoint(tiny_corpus, tmp_path):
     wd = str(tmp_path / "run")
     loop.run(micro_config(tiny_corpus, total_steps=2), wd)
     # The same model resumed with an absurd learning rate diverges within a few steps.
-    c = micro_config(tiny_corpus, total_steps=40, learning_rate=1e5, grad_clip=0.0,
-                     warmup_steps=0, schedule="constant", checkpoint_every=100)
+    c = micro_config(
+        tiny_corpus,
+        total_steps=40,
+        learning_rate=1e5,
+        grad_clip=0.0,
+        warmup_steps=0,
+        schedule="constant",
+        checkpoint_every=100,
+    )
     with pytest.raises(loop.TrainingError, match="non-finite loss.*last good checkpoint is step 2"):
         loop.run(c, wd)
     assert checkpoint.manager(wd).latest_step() == 2

@@ -42,13 +42,22 @@ def _losses(wd):
 def test_two_processes_match_one(tiny_corpus, tmp_path):
     wd = str(tmp_path / "multi")
     addr = f"127.0.0.1:{_free_port()}"
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-           "JAX_PLATFORMS": "cpu"}
+    env = {
+        **os.environ,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+        "JAX_PLATFORMS": "cpu",
+    }
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER.format(here=HERE, addr=addr, pid=i, data=tiny_corpus,
-                                                 wd=wd)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                "-c",
+                WORKER.format(here=HERE, addr=addr, pid=i, data=tiny_corpus, wd=wd),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         for i in range(2)
     ]
@@ -57,8 +66,10 @@ def test_two_processes_match_one(tiny_corpus, tmp_path):
         assert p.returncode == 0, f"process {i} failed:\n{out[-3000:]}"
         assert f"worker {i} done" in out
     single = str(tmp_path / "single")
-    loop.run(micro_config(tiny_corpus, total_steps=3, checkpoint_every=3,
-                          eval_splits=("validation",)), single)
+    loop.run(
+        micro_config(tiny_corpus, total_steps=3, checkpoint_every=3, eval_splits=("validation",)),
+        single,
+    )
     a, b = _losses(single), _losses(wd)
     assert sorted(b) == [1, 2, 3]
     for step in a:

@@ -15,8 +15,13 @@ def _cfg(**kw):
 
 
 def test_tri_stage_schedule_shape():
-    c = _cfg(schedule="tri_stage", total_steps=100, learning_rate=1.0, final_lr_ratio=0.05,
-             tri_stage=(0.1, 0.4, 0.5))
+    c = _cfg(
+        schedule="tri_stage",
+        total_steps=100,
+        learning_rate=1.0,
+        final_lr_ratio=0.05,
+        tri_stage=(0.1, 0.4, 0.5),
+    )
     lr = make_schedule(c)
     assert float(lr(0)) == pytest.approx(0.01)
     assert float(lr(10)) == pytest.approx(1.0)
@@ -42,8 +47,15 @@ def _params():
 
 
 def test_freezing_feature_encoder_and_transformer_for_n_steps():
-    tx, _ = make_optimizer(_cfg(freeze_feature_encoder=True, freeze_transformer_steps=2,
-                                warmup_steps=0, schedule="constant", weight_decay=0.1))
+    tx, _ = make_optimizer(
+        _cfg(
+            freeze_feature_encoder=True,
+            freeze_transformer_steps=2,
+            warmup_steps=0,
+            schedule="constant",
+            weight_decay=0.1,
+        )
+    )
     params = _params()
     state = tx.init(params)
     grads = jax.tree.map(jnp.ones_like, params)
@@ -79,10 +91,20 @@ def test_gradient_accumulation_equals_full_batch():
     from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC, init_params
     from w2v2jax.train.step import make_train_step
 
-    cfg = get_config("tiny", conv_dim=(16,) * 7, hidden_size=32, num_hidden_layers=1,
-                     num_attention_heads=2, intermediate_size=32, num_conv_pos_embeddings=8,
-                     num_conv_pos_embedding_groups=2, hidden_dropout=0.0, attention_dropout=0.0,
-                     mask_time_prob=0.0, vocab_size=8)
+    cfg = get_config(
+        "tiny",
+        conv_dim=(16,) * 7,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_conv_pos_embeddings=8,
+        num_conv_pos_embedding_groups=2,
+        hidden_dropout=0.0,
+        attention_dropout=0.0,
+        mask_time_prob=0.0,
+        vocab_size=8,
+    )
     model = Wav2Vec2ForCTC(cfg)
     params = init_params(cfg, jax.random.PRNGKey(0))
     rng = np.random.default_rng(0)
@@ -93,8 +115,13 @@ def test_gradient_accumulation_equals_full_batch():
     labels = rng.integers(1, 8, (b, 5)).astype(np.int32)
     lpads = np.zeros(labels.shape, np.float32)
     lpads[2, 3:] = 1.0
-    batch = {"audio": audio, "audio_paddings": pads, "labels": labels, "label_paddings": lpads,
-             "valid": np.ones(b, np.float32)}
+    batch = {
+        "audio": audio,
+        "audio_paddings": pads,
+        "labels": labels,
+        "label_paddings": lpads,
+        "valid": np.ones(b, np.float32),
+    }
     tx, sched = make_optimizer(_cfg(warmup_steps=0, schedule="constant"))
     outs = []
     for accum in (1, 2, 4):

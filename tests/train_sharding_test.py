@@ -45,7 +45,7 @@ def test_mesh_gives_single_device_losses(name, tiny_corpus, tmp_path, single_dev
     # Parameters are really split: look at the shard shapes.
     q = trainer.state["params"]["wav2vec2"]["encoder"]["layers_0"]["attention"]["q_proj"]["kernel"]
     ffn = trainer.state["params"]["wav2vec2"]["encoder"]["layers_0"]["feed_forward"]
-    d, f, t = MESHES[name]
+    _d, f, t = MESHES[name]
     assert q.sharding.shard_shape(q.shape) == (64 // f, 64 // t)
     w = ffn["intermediate_dense"]["kernel"]
     assert w.sharding.shard_shape(w.shape) == (64 // f, 128 // t)
@@ -75,11 +75,14 @@ def test_mesh_that_does_not_divide_devices(tiny_corpus, tmp_path):
 
 
 def test_batch_not_divisible_by_data_axes(tiny_corpus, tmp_path):
-    with pytest.raises(sharding.ConfigError, match="batch_size=6 is not divisible by data x fsdp = 8"):
+    with pytest.raises(
+        sharding.ConfigError, match="batch_size=6 is not divisible by data x fsdp = 8"
+    ):
         loop.Trainer(_config(tiny_corpus, (4, 2, 1), batch_size=6), str(tmp_path))
 
 
 def test_mesh_fill():
     assert sharding.mesh_shape({"data": -1, "fsdp": 2, "tensor": 1}, 8) == (4, 2, 1)
-    np.testing.assert_equal(sharding.make_mesh({"data": 2, "fsdp": -1, "tensor": 2}).devices.shape,
-                            (2, 2, 2))
+    np.testing.assert_equal(
+        sharding.make_mesh({"data": 2, "fsdp": -1, "tensor": 2}).devices.shape, (2, 2, 2)
+    )

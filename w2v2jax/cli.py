@@ -1,12 +1,12 @@
 """The `w2v2jax` command: corpus, train, compile, transcribe, align, convert.
 
-    w2v2jax corpus --out=DIR --task=digits --num_train=3000 --seed=0
-    w2v2jax corpus --out=DIR --from_librispeech=LibriSpeech/train-clean-100 [--valid_from=...]
-    w2v2jax train --config=w2v2jax/configs/ctc.py:tiny --workdir=DIR --config.data_dir=DIR
-    w2v2jax compile --config=w2v2jax/configs/ctc.py:base --config.mesh.fsdp=4 --seconds=16
-    w2v2jax transcribe --workdir=DIR [--beam=N] [--timestamps] FILE...
-    w2v2jax align --workdir=DIR FILE "TEXT"
-    w2v2jax convert --from_hf=DIR | --from_fairseq=FILE --out=DIR
+w2v2jax corpus --out=DIR --task=digits --num_train=3000 --seed=0
+w2v2jax corpus --out=DIR --from_librispeech=LibriSpeech/train-clean-100 [--valid_from=...]
+w2v2jax train --config=w2v2jax/configs/ctc.py:tiny --workdir=DIR --config.data_dir=DIR
+w2v2jax compile --config=w2v2jax/configs/ctc.py:base --config.mesh.fsdp=4 --seconds=16
+w2v2jax transcribe --workdir=DIR [--beam=N] [--timestamps] FILE...
+w2v2jax align --workdir=DIR FILE "TEXT"
+w2v2jax convert --from_hf=DIR | --from_fairseq=FILE --out=DIR
 """
 
 import os
@@ -65,8 +65,15 @@ def cmd_corpus(args):
             splits["test"] = FLAGS.test_from
         path = folders.build_dataset(out, splits, overwrite=FLAGS.overwrite)
     else:
-        path = corpus.build_corpus(out, FLAGS.task, FLAGS.num_train, FLAGS.num_valid,
-                                   FLAGS.num_test, FLAGS.seed, overwrite=FLAGS.overwrite)
+        path = corpus.build_corpus(
+            out,
+            FLAGS.task,
+            FLAGS.num_train,
+            FLAGS.num_valid,
+            FLAGS.num_test,
+            FLAGS.seed,
+            overwrite=FLAGS.overwrite,
+        )
     print(path)
 
 
@@ -147,6 +154,7 @@ def cmd_convert(args):
 
 
 def main(argv):
+    logging.set_verbosity(logging.WARNING)  # orbax and tfds log every step at INFO
     if len(argv) < 2 or argv[1] not in COMMANDS:
         print(__doc__, file=sys.stderr)
         return 2

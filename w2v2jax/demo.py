@@ -66,8 +66,9 @@ def main(_):
     t0 = time.time()
     corpus.build_corpus(FLAGS.data_dir, "digits", num_train=FLAGS.num_train, seed=0)
     t_corpus = time.time() - t0
-    summary = loop.run(demo_config(FLAGS.data_dir, FLAGS.budget_s, FLAGS.total_steps),
-                       FLAGS.workdir)
+    summary = loop.run(
+        demo_config(FLAGS.data_dir, FLAGS.budget_s, FLAGS.total_steps), FLAGS.workdir
+    )
     png = plot_curves(FLAGS.workdir)
     t = Transcriber(FLAGS.workdir)
     lines = []
@@ -75,22 +76,28 @@ def main(_):
         hyp, _ = t.transcribe(path)
         lines.append(f"  [{group:6s}] ref: {ref!r:40s} hyp: {hyp!r}")
     speed = _speed(FLAGS.workdir)
-    report = "\n".join([
-        "",
-        "== w2v2jax demo ==",
-        f"corpus: {FLAGS.data_dir} (built/reused in {t_corpus:.0f} s)",
-        f"trained {summary['step']} steps in {summary['train_seconds']:.0f} s "
-        f"({speed:.0f} s of audio per second, median)",
-        f"validation CER (held-out texts, training voices): {100 * summary['validation/cer']:.1f}%"
-        f"  WER {100 * summary['validation/wer']:.1f}%",
-        f"test CER, unseen espeak-ng voices: {100 * summary['test/espeak/cer']:.1f}%",
-        f"test CER, unseen flite voice (kal16): {100 * summary['test/flite/cer']:.1f}%",
-        f"beam search (8) validation CER: {100 * summary.get('validation/beam_cer', float('nan')):.1f}%",
-        "transcriptions of held-out files:",
-        *lines,
-        f"curves: {png}",
-        f"total demo time: {time.time() - t0:.0f} s",
-    ])
+    report = "\n".join(
+        [
+            "",
+            "== w2v2jax demo ==",
+            f"corpus: {FLAGS.data_dir} (built/reused in {t_corpus:.0f} s)",
+            (
+                f"trained {summary['step']} steps in {summary['train_seconds']:.0f} s "
+                f"({speed:.0f} s of audio per second, median)"
+            ),
+            (
+                f"validation CER (held-out texts, training voices): {100 * summary['validation/cer']:.1f}%"
+                f"  WER {100 * summary['validation/wer']:.1f}%"
+            ),
+            f"test CER, unseen espeak-ng voices: {100 * summary['test/espeak/cer']:.1f}%",
+            f"test CER, unseen flite voice (kal16): {100 * summary['test/flite/cer']:.1f}%",
+            f"beam search (8) validation CER: {100 * summary.get('validation/beam_cer', float('nan')):.1f}%",
+            "transcriptions of held-out files:",
+            *lines,
+            f"curves: {png}",
+            f"total demo time: {time.time() - t0:.0f} s",
+        ]
+    )
     print(report)
     with open(os.path.join(FLAGS.workdir, "demo_summary.txt"), "w") as f:
         f.write(report + "\n")

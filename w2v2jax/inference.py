@@ -90,7 +90,9 @@ class Transcriber:
         ids = self.tok.encode(text)
         labels = np.asarray([ids], np.int32)
         res = forced_align(
-            jnp.asarray(lp_TxV[None]), jnp.zeros((1, lp_TxV.shape[0])), jnp.asarray(labels),
+            jnp.asarray(lp_TxV[None]),
+            jnp.zeros((1, lp_TxV.shape[0])),
+            jnp.asarray(labels),
             jnp.zeros(labels.shape),
         )
         return ids, res, word_spans(res, labels, self.tok.word_delimiter_id, FRAME_SECONDS)

@@ -14,7 +14,9 @@ def write_workdir(cfg, params, out_dir: str, vocab_json: str | None = None) -> s
     if os.path.isdir(out_dir) and os.listdir(out_dir):
         raise FileExistsError(f"{out_dir} is not empty; choose a new --out (nothing was changed)")
     params = to_layout(jax.device_get(params), cfg)
-    checkpoint.save_run_config(out_dir, cfg, {"converted": True, "headless": "lm_head" not in params})
+    checkpoint.save_run_config(
+        out_dir, cfg, {"converted": True, "headless": "lm_head" not in params}
+    )
     mngr = checkpoint.manager(out_dir, async_save=False)
     checkpoint.save(mngr, 0, params, force=True)
     mngr.wait_until_finished()

@@ -46,7 +46,8 @@ def speech_features() -> tfds.features.FeaturesDict:
     return tfds.features.FeaturesDict(
         {
             "id": tfds.features.Text(),
-            "audio": tfds.features.Tensor(shape=(None,), dtype=np.int16),
+            # Raw bytes: the default stores each int16 as an int64 varint, 9 ms per utterance.
+            "audio": tfds.features.Tensor(shape=(None,), dtype=np.int16, encoding="bytes"),
             "text": tfds.features.Text(),
             "phonemes": tfds.features.Text(),
             "voice": tfds.features.Text(),
@@ -119,6 +120,7 @@ class SynthConfig(tfds.core.BuilderConfig):
     flite_share: float = 0.4
     num_workers: int = 2
 
+    @property
     def params(self) -> dict:
         return {
             "kind": "synth",
@@ -166,8 +168,8 @@ def _synthesize(item: tuple[str, synth.Utterance, str]) -> dict:
     return example(id_, synth.synthesize(utt), utt.text, phonemes, utt.voice.name, utt.voice.group)
 
 
-class SynthSpeech(tfds.core.GeneratorBasedBuilder):
-    """Utterances synthesized with flite and espeak-ng (see module docstring)."""
+class SpeechBuilder(tfds.core.GeneratorBasedBuilder):
+    """What the speech builders share; abstract, so TFDS does not register it."""
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES: ClassVar[dict[str, str]] = {"1.0.0": "First version."}
@@ -176,7 +178,19 @@ class SynthSpeech(tfds.core.GeneratorBasedBuilder):
     code_path = None
 
     def _info(self) -> tfds.core.DatasetInfo:
-        return speech_info(self, self.builder_config.params(), self.__doc__)
+        return speech_info(self, self.builder_config.params, self.__doc__)
+
+    # TFDS prints "downloading ... prepared to <the temporary folder>": misleading here, as
+    # write_dataset moves the result and logs the final path itself.
+    def _log_download_bytes(self) -> None:
+        pass
+
+    def _log_download_done(self) -> None:
+        pass
+
+
+class SynthSpeech(SpeechBuilder):
+    """Utterances synthesized with flite and espeak-ng (see module docstring)."""
 
     def _split_generators(self, dl_manager):
         plan = make_plan(self.builder_config)
@@ -221,7 +235,7 @@ def build_corpus(
         num_workers=num_workers,
     )
     return write_dataset(
-        out_dir, lambda d: SynthSpeech(config=cfg, data_dir=d), cfg.params(), overwrite=overwrite
+        out_dir, lambda d: SynthSpeech(config=cfg, data_dir=d), cfg.params, overwrite=overwrite
     )
 
 
@@ -259,7 +273,12 @@ def write_dataset(out_dir, make_builder, params: dict, overwrite: bool = False) 
         old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
         if out.exists():
             out.rename(old)
-        Path(builder.data_dir).rename(out)
+        try:
+            Path(builder.data_dir).rename(out)
+        except BaseException:
+            if old.exists() and not out.exists():
+                old.rename(out)  # interrupted between the two renames: put the old data back
+            raise
         shutil.rmtree(old, ignore_errors=True)
     finally:
         tfds.display_progress_bar(shown)

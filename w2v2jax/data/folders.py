@@ -21,7 +21,6 @@ Then `pipeline.make_batches(train, tokenizer, ...)`.
 import dataclasses
 import os
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import soundfile as sf
@@ -137,15 +136,8 @@ class UserConfig(tfds.core.BuilderConfig):
     num_workers: int = 2
 
 
-class UserSpeech(tfds.core.GeneratorBasedBuilder):
+class UserSpeech(corpus.SpeechBuilder):
     """Recordings from LibriSpeech-layout folders or TSV manifests (see folders.py)."""
-
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES: ClassVar[dict[str, str]] = {"1.0.0": "First version."}
-    code_path = None  # as in corpus.SynthSpeech: nothing to download, no checksums to find
-
-    def _info(self) -> tfds.core.DatasetInfo:
-        return corpus.speech_info(self, self.builder_config.params, self.__doc__)
 
     def _split_generators(self, dl_manager):
         return {s: self._generate_examples(s, e) for s, e in self.builder_config.splits.items()}

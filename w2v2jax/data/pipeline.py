@@ -10,6 +10,8 @@ or any sequence of dicts with "audio" (int16 or float, 16 kHz mono) and a transc
     tok = CharTokenizer.from_texts(train[i]["text"] for i in range(len(train)))
     ds = make_batches(train, tok, batch_size=16, bucket_boundaries=[32000, 64000, 96000], seed=0)
     it = iter(ds); batch = next(it); state = it.get_state(); ...; it.set_state(state)
+    # with orbax: ocp.args.Composite(..., data=grain.checkpoint.CheckpointSave(it)) and
+    # CheckpointRestore(it) on restore; the state is {"next_index": n}, a step count.
 
 Every batch is a dict of numpy arrays with exactly batch_size rows:
   audio [B, S] float32, zero-mean unit-variance over each row's valid samples, 0 in padding
@@ -118,7 +120,7 @@ class _Reader:
 
     def labels(self, index: int, ex: dict) -> list[int]:
         if self.label_key not in ex:
-            raise KeyError(
+            raise ValueError(
                 f"example {index} has no {self.label_key!r} field (it has "
                 f"{sorted(ex)}); pass label_key= one of those"
             )

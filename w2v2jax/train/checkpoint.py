@@ -17,9 +17,20 @@ from w2v2jax.models.config import Wav2Vec2Config
 
 # Fields that decide parameter shapes: a workdir that differs in one of them holds another model.
 SHAPE_FIELDS = (
-    "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
-    "conv_dim", "conv_kernel", "conv_bias", "feat_extract_norm", "num_conv_pos_embeddings",
-    "num_conv_pos_embedding_groups", "posemb", "max_positions", "scan_layers",
+    "vocab_size",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "conv_dim",
+    "conv_kernel",
+    "conv_bias",
+    "feat_extract_norm",
+    "num_conv_pos_embeddings",
+    "num_conv_pos_embedding_groups",
+    "posemb",
+    "max_positions",
+    "scan_layers",
 )
 
 
@@ -82,7 +93,9 @@ def manager(workdir: str, keep: int = 3, async_save: bool = True) -> ocp.Checkpo
     options = ocp.CheckpointManagerOptions(
         max_to_keep=keep, create=True, enable_async_checkpointing=async_save
     )
-    return ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), "checkpoints"), options=options)
+    return ocp.CheckpointManager(
+        os.path.join(os.path.abspath(workdir), "checkpoints"), options=options
+    )
 
 
 def save(mngr: ocp.CheckpointManager, step: int, params, opt=None, data_iter=None, force=False):

@@ -48,13 +48,16 @@ def compile_step(c, seconds: float, devices=None):
     abstract, sh = state_shardings(model, tx, mesh, rules)
     batch_sh = sharding.batch_sharding(mesh)
     num_samples = int(seconds * 16000)
-    step = make_train_step(model, tx, schedule, grad_accum=c.grad_accum,
-                           zero_infinity=c.zero_infinity)
+    step = make_train_step(
+        model, tx, schedule, grad_accum=c.grad_accum, zero_infinity=c.zero_infinity
+    )
     rng = jax.ShapeDtypeStruct((2,), jnp.uint32, sharding=sharding.replicated(mesh))
     with _Ctx(mesh, rules):
         lowered = jax.jit(
-            step, in_shardings=(sh, batch_sh, sharding.replicated(mesh)),
-            out_shardings=(sh, sharding.replicated(mesh)), donate_argnums=(0,),
+            step,
+            in_shardings=(sh, batch_sh, sharding.replicated(mesh)),
+            out_shardings=(sh, sharding.replicated(mesh)),
+            donate_argnums=(0,),
         ).lower(abstract, abstract_batch(c, cfg, num_samples, batch_sh), rng)
     return lowered.compile(), cfg, num_samples, abstract
 
@@ -68,8 +71,12 @@ def report(c, seconds: float, devices=None) -> str:
     ]
     mem = compiled.memory_analysis()
     if mem is not None:
-        for name in ("argument_size_in_bytes", "output_size_in_bytes", "temp_size_in_bytes",
-                     "generated_code_size_in_bytes"):
+        for name in (
+            "argument_size_in_bytes",
+            "output_size_in_bytes",
+            "temp_size_in_bytes",
+            "generated_code_size_in_bytes",
+        ):
             value = getattr(mem, name, None)
             if value is not None:
                 lines.append(f"per-device {name.replace('_in_bytes', '')}: {value / 2**20:.1f} MiB")
@@ -80,5 +87,3 @@ def report(c, seconds: float, devices=None) -> str:
     analytic = flops.train_step_flops(cfg, (c.batch_size, num_samples), c.batch_size)
     lines.append(f"analytic model flops per step (3x forward): {analytic:.3e}")
     return "\n".join(lines)
-
-

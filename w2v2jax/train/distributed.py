@@ -8,8 +8,13 @@ import os
 
 import jax
 
-_ENV_HINTS = ("SLURM_NTASKS", "TPU_WORKER_HOSTNAMES", "MEGASCALE_COORDINATOR_ADDRESS",
-              "JAX_COORDINATOR_ADDRESS", "OMPI_COMM_WORLD_SIZE")
+_ENV_HINTS = (
+    "SLURM_NTASKS",
+    "TPU_WORKER_HOSTNAMES",
+    "MEGASCALE_COORDINATOR_ADDRESS",
+    "JAX_COORDINATOR_ADDRESS",
+    "OMPI_COMM_WORLD_SIZE",
+)
 
 
 def initialize(coordinator_address=None, num_processes=None, process_id=None) -> None:
@@ -17,12 +22,12 @@ def initialize(coordinator_address=None, num_processes=None, process_id=None) ->
         return
     if coordinator_address:
         if num_processes is None or process_id is None:
-            raise ValueError(
-                "--coordinator_address needs --num_processes and --process_id as well"
-            )
+            raise ValueError("--coordinator_address needs --num_processes and --process_id as well")
         jax.distributed.initialize(
-            coordinator_address=coordinator_address, num_processes=num_processes,
-            process_id=process_id, initialization_timeout=120,
+            coordinator_address=coordinator_address,
+            num_processes=num_processes,
+            process_id=process_id,
+            initialization_timeout=120,
         )
         return
     if _auto_environment():

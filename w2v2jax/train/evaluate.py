@@ -24,15 +24,32 @@ def _ids(values, paddings=None):
     return [int(x) for x, p in zip(values, paddings, strict=True) if p == 0]
 
 
-def evaluate_split(eval_fn, params, source, tok, mesh, *, batch_size, boundaries, label_key,
-                   frames_fn, groups=None, beam=0):
+def evaluate_split(
+    eval_fn,
+    params,
+    source,
+    tok,
+    mesh,
+    *,
+    batch_size,
+    boundaries,
+    label_key,
+    frames_fn,
+    groups=None,
+    beam=0,
+):
     """Metrics of one split: {"loss", "cer", "wer", "count"} plus per-group and beam entries.
 
     groups: {name: [indices]} to report separately (e.g. the test split's voice groups).
     """
     ds = pipeline.make_eval_batches(
-        source, tok, batch_size=batch_size // jax.process_count(), bucket_boundaries=boundaries,
-        shard_index=jax.process_index(), shard_count=jax.process_count(), label_key=label_key,
+        source,
+        tok,
+        batch_size=batch_size // jax.process_count(),
+        bucket_boundaries=boundaries,
+        shard_index=jax.process_index(),
+        shard_count=jax.process_count(),
+        label_key=label_key,
         frames_fn=frames_fn,
     )
     group_of = {i: g for g, idx in (groups or {}).items() for i in idx}
@@ -48,7 +65,9 @@ def evaluate_split(eval_fn, params, source, tok, mesh, *, batch_size, boundaries
         for row in _rows(out):
             ref = tok.decode(_ids(row["labels"], row["label_paddings"]))
             hyp = tok.decode(_ids(row["ids"]))
-            names = ["all"] + ([group_of[int(row["index"])]] if int(row["index"]) in group_of else [])
+            names = ["all"] + (
+                [group_of[int(row["index"])]] if int(row["index"]) in group_of else []
+            )
             for name in names:
                 rates[name].add(ref, hyp)
                 losses[name].append(float(row["loss"]))
@@ -62,6 +81,12 @@ def evaluate_split(eval_fn, params, source, tok, mesh, *, batch_size, boundaries
             prefix = "" if base == "all" else base + "/"
             result.update({prefix + "beam_cer": r.cer, prefix + "beam_wer": r.wer})
             continue
-        result.update({prefix + "cer": r.cer, prefix + "wer": r.wer, prefix + "count": r.count,
-                       prefix + "loss": float(np.mean(losses[name]))})
+        result.update(
+            {
+                prefix + "cer": r.cer,
+                prefix + "wer": r.wer,
+                prefix + "count": r.count,
+                prefix + "loss": float(np.mean(losses[name])),
+            }
+        )
     return result

@@ -1,7 +1,7 @@
 """The training run: data, sharded state, the jitted step, evaluation, checkpoints, logs.
 
-    from w2v2jax.configs.ctc import get_config
-    run(get_config("tiny"), "runs/tiny")     # or: w2v2jax train --config=...:tiny --workdir=...
+from w2v2jax.configs.ctc import get_config
+run(get_config("tiny"), "runs/tiny")     # or: w2v2jax train --config=...:tiny --workdir=...
 """
 
 import json
@@ -42,7 +42,7 @@ def frames_fn(cfg):
 
 
 def boundaries(c) -> list[int]:
-    return [int(round(s * 16000)) for s in c.bucket_seconds]
+    return [round(s * 16000) for s in c.bucket_seconds]
 
 
 def rules_of(c):
@@ -91,9 +91,15 @@ class Trainer:
         self.tx, self.schedule = make_optimizer(c)
         self.abstract, self.shardings = state_shardings(self.model, self.tx, self.mesh, self.rules)
         self.data = pipeline.make_batches(
-            self.train_src, self.tok, batch_size=c.batch_size // jax.process_count(),
-            bucket_boundaries=boundaries(c), seed=c.seed, shard_index=jax.process_index(),
-            shard_count=jax.process_count(), label_key=c.label, frames_fn=frames_fn(self.cfg),
+            self.train_src,
+            self.tok,
+            batch_size=c.batch_size // jax.process_count(),
+            bucket_boundaries=boundaries(c),
+            seed=c.seed,
+            shard_index=jax.process_index(),
+            shard_count=jax.process_count(),
+            label_key=c.label,
+            frames_fn=frames_fn(self.cfg),
             skip_infeasible=c.skip_infeasible,
         )
         self.data_iter = iter(self.data)
@@ -103,15 +109,23 @@ class Trainer:
     def _compile(self):
         c, sh = self.c, self.shardings
         batch_sh = sharding.batch_sharding(self.mesh)
-        step = make_train_step(self.model, self.tx, self.schedule, grad_accum=c.grad_accum,
-                               zero_infinity=c.zero_infinity)
+        step = make_train_step(
+            self.model,
+            self.tx,
+            self.schedule,
+            grad_accum=c.grad_accum,
+            zero_infinity=c.zero_infinity,
+        )
         self.train_step = jax.jit(
-            step, in_shardings=(sh, batch_sh, sharding.replicated(self.mesh)),
-            out_shardings=(sh, sharding.replicated(self.mesh)), donate_argnums=(0,),
+            step,
+            in_shardings=(sh, batch_sh, sharding.replicated(self.mesh)),
+            out_shardings=(sh, sharding.replicated(self.mesh)),
+            donate_argnums=(0,),
         )
         self.eval_step = jax.jit(
             make_eval_step(self.model, zero_infinity=True),
-            in_shardings=(sh["params"], batch_sh), out_shardings=sharding.replicated(self.mesh),
+            in_shardings=(sh["params"], batch_sh),
+            out_shardings=sharding.replicated(self.mesh),
         )
 
     def ctx(self):
@@ -122,13 +136,15 @@ class Trainer:
         latest = self.mngr.latest_step()
         if latest is not None:
             opt_abstract = {k: self.abstract[k] for k in ("opt_state", "step")}
-            out = checkpoint.restore(self.mngr, latest, self.abstract["params"], opt_abstract,
-                                     self.data_iter)
+            out = checkpoint.restore(
+                self.mngr, latest, self.abstract["params"], opt_abstract, self.data_iter
+            )
             logging.info("resumed from step %d in %s", latest, self.workdir)
             return {"params": out["params"], **out["opt"]}
         with self.ctx():
-            state = init_state(self.model, self.tx, self.mesh, self.rules,
-                               jax.random.PRNGKey(c.seed))
+            state = init_state(
+                self.model, self.tx, self.mesh, self.rules, jax.random.PRNGKey(c.seed)
+            )
         if c.init_from:
             state = self._init_from(state)
         return state
@@ -150,9 +166,17 @@ class Trainer:
             groups = corpus.group_indices(src) if split == "test" else None
             with self.ctx():
                 res = evaluate_split(
-                    self.eval_step, params, src, self.tok, self.mesh, batch_size=c.batch_size,
-                    boundaries=boundaries(c), label_key=c.label, frames_fn=frames_fn(self.cfg),
-                    groups=groups, beam=beam,
+                    self.eval_step,
+                    params,
+                    src,
+                    self.tok,
+                    self.mesh,
+                    batch_size=c.batch_size,
+                    boundaries=boundaries(c),
+                    label_key=c.label,
+                    frames_fn=frames_fn(self.cfg),
+                    groups=groups,
+                    beam=beam,
                 )
             out.update({f"{split}/{k}": v for k, v in res.items()})
         return out
@@ -167,8 +191,9 @@ class Trainer:
         rng = jax.random.PRNGKey(c.seed + 1)
         pending, t_train = None, 0.0
         self._t_last = time.perf_counter()
-        bar = tqdm(total=c.total_steps, initial=start, disable=jax.process_index() != 0,
-                   dynamic_ncols=True)
+        bar = tqdm(
+            total=c.total_steps, initial=start, disable=jax.process_index() != 0, dynamic_ncols=True
+        )
         step = start
         while step < c.total_steps:
             t0 = time.perf_counter()
@@ -183,9 +208,13 @@ class Trainer:
             if step % c.checkpoint_every == 0 or step == c.total_steps:
                 self._log(writer, bar, *pending)  # never save a state whose loss was not finite
                 pending = None
-                checkpoint.save(self.mngr, step, state["params"],
-                                {"opt_state": state["opt_state"], "step": state["step"]},
-                                self.data_iter)
+                checkpoint.save(
+                    self.mngr,
+                    step,
+                    state["params"],
+                    {"opt_state": state["opt_state"], "step": state["step"]},
+                    self.data_iter,
+                )
             if c.eval_every and step % c.eval_every == 0 and step < c.total_steps:
                 writer.write(step, self.evaluate(state["params"], splits=["validation"]))
             t_train += time.perf_counter() - t0
@@ -196,9 +225,14 @@ class Trainer:
             self._log(writer, bar, *pending)
         bar.close()
         if step % c.checkpoint_every and step != c.total_steps:
-            checkpoint.save(self.mngr, step, state["params"],
-                            {"opt_state": state["opt_state"], "step": state["step"]},
-                            self.data_iter, force=True)
+            checkpoint.save(
+                self.mngr,
+                step,
+                state["params"],
+                {"opt_state": state["opt_state"], "step": state["step"]},
+                self.data_iter,
+                force=True,
+            )
         self.mngr.wait_until_finished()
         final = self.evaluate(state["params"], beam=c.eval_beam)
         final.update(step=step, train_seconds=t_train, skipped=dict(self.data.stats.counts))
@@ -251,4 +285,3 @@ class _Ctx:
 
 def run(c, workdir: str, devices=None) -> dict:
     return Trainer(c, workdir, devices).run()
-

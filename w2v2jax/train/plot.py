@@ -19,13 +19,21 @@ def plot_curves(workdir: str, out: str | None = None) -> str:
     axes[0].set(title="training CTC loss (per token)", xlabel="step", yscale="log")
     axes[1].plot([r["step"] for r in train], [r["learning_rate"] for r in train])
     axes[1].set(title="learning rate", xlabel="step")
-    axes[2].plot([r["step"] for r in evals], [100 * r["validation/cer"] for r in evals], "o-",
-                 label="validation")
+    axes[2].plot(
+        [r["step"] for r in evals],
+        [100 * r["validation/cer"] for r in evals],
+        "o-",
+        label="validation",
+    )
     tests = [r for r in evals if "test/espeak/cer" in r]
     for group in ("espeak", "flite"):
         if tests and f"test/{group}/cer" in tests[-1]:
-            axes[2].plot([r["step"] for r in tests], [100 * r[f"test/{group}/cer"] for r in tests],
-                         "s", label=f"test, unseen {group} voices")
+            axes[2].plot(
+                [r["step"] for r in tests],
+                [100 * r[f"test/{group}/cer"] for r in tests],
+                "s",
+                label=f"test, unseen {group} voices",
+            )
     axes[2].set(title="CER (%)", xlabel="step", yscale="log")
     axes[2].legend()
     fig.tight_layout()

@@ -63,5 +63,3 @@ def adopt_params(state, loaded, tx, shardings):
     params = jax.device_put(params, shardings["params"])
     opt_state = jax.jit(tx.init, out_shardings=shardings["opt_state"])(params)
     return {**state, "params": params, "opt_state": opt_state}, replaced
-
-

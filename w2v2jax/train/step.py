@@ -23,7 +23,10 @@ def _loss_sums(model, params, batch, key, zero_infinity):
         rngs={"dropout": k_drop, "mask": k_mask},
     )
     loss_B = ctc_loss(
-        logits_BxTxV, paddings_BxT, batch["labels"], batch["label_paddings"],
+        logits_BxTxV,
+        paddings_BxT,
+        batch["labels"],
+        batch["label_paddings"],
         zero_infinity=zero_infinity,
     )
     valid_B = batch["valid"]
@@ -57,6 +60,7 @@ def make_train_step(model, tx, schedule, *, grad_accum: int = 1, zero_infinity: 
         if grad_accum == 1:
             (loss_sum, (tokens, samples)), grads = grad_fn(params, batch, key)
         else:
+
             def body(carry, mb_i):
                 mb, i = mb_i
                 (l, (t, s)), g = grad_fn(params, mb, jax.random.fold_in(key, i))
@@ -94,7 +98,10 @@ def make_eval_step(model, *, zero_infinity: bool = True):
             {"params": params}, batch["audio"], batch["audio_paddings"], deterministic=True
         )
         loss_B = ctc_loss(
-            logits_BxTxV, paddings_BxT, batch["labels"], batch["label_paddings"],
+            logits_BxTxV,
+            paddings_BxT,
+            batch["labels"],
+            batch["label_paddings"],
             zero_infinity=zero_infinity,
         )
         ids_BxT = greedy_decode(logits_BxTxV, paddings_BxT)

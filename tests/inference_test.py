@@ -1,0 +1,105 @@
+"""Transcription and conversion from the command line, on a briefly trained micro model."""
+
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+import soundfile as sf
+from hf_reference import make_hf_model
+from train_helpers import MICRO_MODEL, micro_config
+
+from w2v2jax.data import corpus
+from w2v2jax.inference import Transcriber
+from w2v2jax.models.config import get_config
+from w2v2jax.train import loop
+
+
+def cli(*args, check=True):
+    out = subprocess.run(
+        [sys.executable, "-m", "w2v2jax.cli", *args],
+        capture_output=True,
+        check=False,
+        text=True,
+        env={**os.environ, "XLA_FLAGS": ""},
+    )
+    if check and out.returncode:
+        raise AssertionError(out.stderr[-3000:])
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_corpus, tmp_path_factory):
+    wd = str(tmp_path_factory.mktemp("trained"))
+    loop.run(micro_config(tiny_corpus, total_steps=20, checkpoint_every=20), wd)
+    test = corpus.load_split(tiny_corpus, "test")
+    files = []
+    for i in range(3):
+        path = os.path.join(wd, f"utt{i}.wav")
+        sf.write(path, np.asarray(test[i]["audio"], np.int16), 16000)
+        files.append(path)
+    return wd, files
+
+
+def test_transcribe_prints_file_tab_text(trained):
+    wd, files = trained
+    out = cli("transcribe", f"--workdir={wd}", *files)
+    lines = out.stdout.rstrip("\n").split("\n")
+    assert [line.split("\t")[0] for line in lines] == files
+    t = Transcriber(wd)
+    for line, path in zip(lines, files, strict=True):
+        assert line.split("\t")[1] == t.transcribe(path)[0]
+
+
+def test_transcribe_beam(trained):
+    wd, files = trained
+    out = cli("transcribe", f"--workdir={wd}", "--beam=4", files[0])
+    assert out.stdout.startswith(files[0] + "\t")
+
+
+def test_bad_audio_is_a_clear_cli_error(trained, tmp_path):
+    wd, _ = trained
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    out = cli("transcribe", f"--workdir={wd}", str(empty), check=False)
+    assert out.returncode == 1
+    assert "empty.wav" in out.stderr and "Traceback" not in out.stderr
+    short = tmp_path / "short.wav"
+    sf.write(short, np.zeros(200, np.int16), 16000)
+    out = cli("transcribe", f"--workdir={wd}", str(short), check=False)
+    assert out.returncode == 1 and "short.wav" in out.stderr and "400" in out.stderr
+
+
+def test_chunked_pass_stitches_the_frames_of_one_pass(trained, monkeypatch):
+    """With a per-frame function of its 400-sample window, chunking must be exact."""
+    wd, _ = trained
+    t = Transcriber(wd, chunk_s=3.0, context_s=0.5)
+
+    def window_means(audio_S):
+        n = (len(audio_S) - 400) // 320 + 1
+        return np.stack([[audio_S[320 * i : 320 * i + 400].mean()] for i in range(n)])
+
+    monkeypatch.setattr(t, "_pass", window_means)
+    audio = np.random.default_rng(0).standard_normal(16000 * 11 + 123).astype(np.float32)
+    np.testing.assert_allclose(t.log_probs(audio), window_means(audio), atol=1e-6)
+
+
+def test_convert_cli_then_init_from_replaces_the_head(tiny_corpus, tmp_path):
+    cfg = get_config("tiny", **{**MICRO_MODEL, "vocab_size": 40})
+    make_hf_model(cfg, tmp_path / "hf")
+    cli("convert", f"--from_hf={tmp_path / 'hf'}", f"--out={tmp_path / 'conv'}")
+    out = cli("convert", f"--from_hf={tmp_path / 'hf'}", f"--out={tmp_path / 'conv'}", check=False)
+    assert out.returncode == 1 and "not empty" in out.stderr
+    from w2v2jax.convert import from_hf
+
+    _, hf_params = from_hf(str(tmp_path / "hf"))
+    c = micro_config(tiny_corpus, init_from=str(tmp_path / "conv"))
+    trainer = loop.Trainer(c, str(tmp_path / "run"))
+    state = trainer.initial_state()
+    assert state["params"]["lm_head"]["kernel"].shape[1] == trainer.tok.vocab_size != 40
+    same = jax.tree.map(
+        lambda a, b: bool(np.allclose(a, b)), state["params"]["wav2vec2"], hf_params["wav2vec2"]
+    )
+    assert all(jax.tree.leaves(same))
