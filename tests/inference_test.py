@@ -103,3 +103,24 @@ def test_convert_cli_then_init_from_replaces_the_head(tiny_corpus, tmp_path):
         lambda a, b: bool(np.allclose(a, b)), state["params"]["wav2vec2"], hf_params["wav2vec2"]
     )
     assert all(jax.tree.leaves(same))
+
+
+def test_align_prints_token_and_word_spans(trained):
+    wd, files = trained
+    out = cli("align", f"--workdir={wd}", files[0], "on off yes")
+    text = out.stdout.strip().split("\n")
+    w = text.index("word\tstart_s\tend_s")
+    tokens = [line.split("\t") for line in text[1:w]]
+    words = [line.split("\t") for line in text[w + 1 :]]
+    assert "".join(t[0] for t in tokens) == "on|off|yes"
+    assert [x[0] for x in words] == ["on", "off", "yes"]
+    starts = [float(t[1]) for t in tokens]
+    ends = [float(t[2]) for t in tokens]
+    assert starts == sorted(starts) and all(e > s for s, e in zip(starts, ends, strict=True))
+    assert float(words[-1][2]) <= sf.info(files[0]).duration + 0.02
+
+
+def test_align_transcript_too_long(trained):
+    wd, files = trained
+    out = cli("align", f"--workdir={wd}", files[0], "one two three " * 40, check=False)
+    assert out.returncode == 1 and "too long" in out.stderr

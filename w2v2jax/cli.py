@@ -102,6 +102,8 @@ def cmd_compile(args):
     from w2v2jax.train import compile_report
 
     _distributed()
+    if FLAGS.config is None:
+        raise UsageError("--config=w2v2jax/configs/ctc.py:base is required")
     print(compile_report.report(FLAGS.config, FLAGS.seconds))
 
 

@@ -84,15 +84,34 @@ class Transcriber:
         return self.tok.decode([int(i) for i in ids if i >= 0])
 
     def align(self, lp_TxV: np.ndarray, text: str):
-        """Token spans and word spans in seconds for `text` over the frames of lp_TxV."""
+        """(token rows, word rows) for `text` over the frames of lp_TxV, times in seconds:
+        tokens as (symbol, start, end), words as (word, start, end)."""
         from w2v2jax.ctc import forced_align, word_spans
 
         ids = self.tok.encode(text)
         labels = np.asarray([ids], np.int32)
+        frames = lp_TxV.shape[0]
+        if len(ids) > frames:
+            raise ValueError(
+                f"{len(ids)} tokens cannot be aligned to {frames} frames "
+                f"({frames * FRAME_SECONDS:.2f} s of audio): the transcript is too long"
+            )
         res = forced_align(
             jnp.asarray(lp_TxV[None]),
-            jnp.zeros((1, lp_TxV.shape[0])),
+            jnp.zeros((1, frames)),
             jnp.asarray(labels),
             jnp.zeros(labels.shape),
         )
-        return ids, res, word_spans(res, labels, self.tok.word_delimiter_id, FRAME_SECONDS)
+        if not np.isfinite(float(res.scores_B[0])):
+            raise ValueError("no alignment fits: the transcript needs more frames than the audio")
+        starts, ends = np.asarray(res.starts_BxU[0]), np.asarray(res.ends_BxU[0])
+        tokens = [
+            (self.tok.decode([i]) or "|", s * FRAME_SECONDS, e * FRAME_SECONDS)
+            for i, s, e in zip(ids, starts, ends, strict=True)
+        ]
+        delim = self.tok.vocab.get("|")
+        words = [
+            (self.tok.decode(list(w.ids)), w.start, w.end)
+            for w in word_spans(res, labels, delim, FRAME_SECONDS)[0]
+        ]
+        return tokens, words

@@ -260,6 +260,8 @@ class Trainer:
         bar.update(step - bar.n)
         bar.set_postfix(loss=f"{m['loss']:.3f}", audio_s_per_s=f"{m['audio_per_second']:.0f}")
         if step % self.c.log_every == 0 or step == 1:
+            step_flops = flops.train_step_flops(self.cfg, shape, self.c.batch_size)
+            m["model_tflops_per_s"] = step_flops / max(dt, 1e-9) / 1e12
             mfu = flops.mfu(self.cfg, shape, self.c.batch_size, dt, self.c.peak_flops)
             if mfu is not None:
                 m["mfu"] = mfu

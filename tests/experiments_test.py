@@ -1,0 +1,156 @@
+"""The experiments end to end on a tiny budget: the quick ablation, then every figure drawn
+from one of its trained runs. Checks that each file is written and holds what is plotted.
+
+Both commands run as subprocesses, as a user runs them (`python -m ...` from the repository
+root), on one CPU device: the 8 host devices conftest sets up for the sharding tests would
+only split these micro batches eight ways.
+"""
+
+import csv
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCHEMES = ("conv", "sinusoidal", "learned", "rope", "none")
+
+
+def _run(*args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env["JAX_PLATFORMS"] = "cpu"
+    proc = subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    return proc.stdout
+
+
+def _rows(path: str) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _check_png(path: str) -> None:
+    import matplotlib.image
+
+    img = matplotlib.image.imread(path)
+    assert img.shape[0] > 100 and img.shape[1] > 100, path
+    assert float(np.std(img[..., :3])) > 0.02, f"{path} is (nearly) blank"
+
+
+def _check_pdf(path: str) -> None:
+    with open(path, "rb") as f:
+        head = f.read(5)
+    assert head == b"%PDF-" and os.path.getsize(path) > 2000, path
+
+
+@pytest.fixture(scope="module")
+def ablation(tmp_path_factory):
+    if not (_which("flite") and _which("espeak-ng")):
+        pytest.skip("flite/espeak-ng not installed: the ablation synthesizes its corpus")
+    out = tmp_path_factory.mktemp("ablation")
+    stdout = _run("experiments.positional_ablation", "--quick", f"--out={out}")
+    return str(out), stdout
+
+
+def _which(name):
+    import shutil
+
+    return shutil.which(name)
+
+
+def test_quick_ablation_writes_every_file(ablation):
+    out, stdout = ablation
+    runs = _rows(os.path.join(out, "results.csv"))
+    assert sorted(r["scheme"] for r in runs) == sorted(SCHEMES)
+    assert all(r["status"] == "ok" for r in runs), runs
+    for r in runs:
+        for key in ("validation_cer", "test_cer", "cer_le3s", "cer_le12s"):
+            assert 0.0 <= float(r[key]) < 10.0, (key, r)
+    # The length plot's numbers: one row per scheme, seed and bin, equal to results.csv.
+    lengths = _rows(os.path.join(out, "lengths.csv"))
+    assert len(lengths) == len(SCHEMES) * 4
+    by_run = {r["scheme"]: r for r in runs}
+    for row in lengths:
+        assert float(row["cer"]) == float(by_run[row["scheme"]][f"cer_le{float(row['bin_s']):g}s"])
+        assert 0 < float(row["mean_duration_s"]) <= float(row["bin_s"])
+    # The steps plot's numbers: validation CER at every eval_every and at the end.
+    curves = _rows(os.path.join(out, "curves.csv"))
+    assert {r["scheme"] for r in curves} == set(SCHEMES)
+    assert all(len([c for c in curves if c["scheme"] == s]) >= 3 for s in SCHEMES)
+    for name in ("cer_vs_steps.png", "cer_vs_length.png"):
+        _check_png(os.path.join(out, name))
+    table = open(os.path.join(out, "table.md")).read()
+    assert all(f"| {s} |" in table for s in SCHEMES)
+    assert "| conv |" in stdout
+
+
+FIGURES = (
+    "1_feature_encoder",
+    "2_sinusoids",
+    "3_relative_dot_products",
+    "4_ctc_lattice",
+    "5a_attention_maps",
+    "5b_conv_posemb_groups",
+    "6_greedy_vs_beam",
+)
+
+
+@pytest.fixture(scope="module")
+def figures(ablation, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("figures"))
+    workdir = os.path.join(ablation[0], "runs", "conv-s0")
+    _run("experiments.figures", f"--workdir={workdir}", f"--out={out}")
+    return out
+
+
+def test_figures_are_written_and_not_blank(figures):
+    for name in FIGURES:
+        _check_png(os.path.join(figures, name + ".png"))
+        _check_pdf(os.path.join(figures, name + ".pdf"))
+        assert len(_rows(os.path.join(figures, name + ".csv"))) > 0, name
+
+
+def test_figure_csvs_hold_the_plotted_numbers(figures):
+    from w2v2jax.models.positional import sinusoid_table
+
+    enc = _rows(os.path.join(figures, "1_feature_encoder.csv"))
+    assert [int(r["length"]) for r in enc] == [400, 79, 39, 19, 9, 4, 2, 1]
+    assert (int(enc[-1]["receptive_field"]), int(enc[-1]["hop"])) == (400, 320)
+
+    sin = _rows(os.path.join(figures, "2_sinusoids.csv"))
+    table = sinusoid_table(len(sin), 64)  # the quick model's width
+    for key in (k for k in sin[0] if k.startswith("dim_")):
+        np.testing.assert_allclose([float(r[key]) for r in sin], table[:, int(key[4:])], atol=1e-6)
+
+    rel = _rows(os.path.join(figures, "3_relative_dot_products.csv"))
+    raw = {int(r["offset"]): float(r["raw"]) for r in rel}
+    assert len(rel) == 101 and max(raw, key=raw.get) == 0  # peak at offset 0
+    assert all(math.isclose(raw[k], raw[-k], rel_tol=1e-9) for k in raw)  # symmetric
+
+    lat = _rows(os.path.join(figures, "4_ctc_lattice.csv"))
+    frames = {int(r["frame"]) for r in lat}
+    assert sum(int(r["on_best_path"]) for r in lat) == len(frames)  # one state per frame
+    for t in list(frames)[:5]:
+        total = sum(float(r["alpha_normalised"]) for r in lat if int(r["frame"]) == t)
+        assert math.isclose(total, 1.0, rel_tol=1e-6)
+
+    att = _rows(os.path.join(figures, "5a_attention_maps.csv"))
+    first = [float(r["prob"]) for r in att if r["layer"] == "0" and r["head"] == "0"
+             and r["query"] == "0"]  # fmt: skip
+    assert math.isclose(sum(first), 1.0, rel_tol=1e-5)
+
+    groups = _rows(os.path.join(figures, "5b_conv_posemb_groups.csv"))
+    assert len(groups) == 4 * 16  # quick model: 4 groups x 16 taps
+    assert all(float(r["rms_trained"]) > 0 for r in groups)
+
+    post = _rows(os.path.join(figures, "6_greedy_vs_beam.csv"))
+    p = [[float(v) for k, v in r.items() if k.startswith("p_")] for r in post[:5]]
+    assert all(math.isclose(sum(row), 1.0, rel_tol=1e-4) for row in p)
+    decodings = _rows(os.path.join(figures, "6_greedy_vs_beam_decodings.csv"))
+    assert [d["method"] for d in decodings[:3]] == ["reference", "greedy", "beam8_rank0"]
