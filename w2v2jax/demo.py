@@ -5,7 +5,8 @@ budget on the CPU, evaluate, transcribe held-out files and plot the curves.
 
 Everything lands in the workdir (checkpoint, vocab.json, metrics.jsonl, summary.json,
 training_curves.png, samples/), so `w2v2jax transcribe --workdir=runs/demo FILE` and
-`make figures` reuse it. Rerunning resumes the finished run instead of training again.
+`make figures` reuse it. Rerunning reuses the corpus and resumes from the run's last
+checkpoint (a run cut by the budget trains on for another budget).
 """
 
 import os

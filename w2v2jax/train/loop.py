@@ -192,7 +192,11 @@ class Trainer:
         pending, t_train = None, 0.0
         self._t_last = time.perf_counter()
         bar = tqdm(
-            total=c.total_steps, initial=start, disable=jax.process_index() != 0, dynamic_ncols=True
+            total=c.total_steps,
+            initial=start,
+            disable=jax.process_index() != 0,
+            dynamic_ncols=True,
+            mininterval=2.0,
         )
         step = start
         while step < c.total_steps:
