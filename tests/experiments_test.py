@@ -23,9 +23,14 @@ def _run(*args: str) -> str:
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     env["JAX_PLATFORMS"] = "cpu"
     proc = subprocess.run(
-        [sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "-m", *args],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=600,
-    )  # fmt: skip
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     return proc.stdout
 
@@ -85,7 +90,8 @@ def test_quick_ablation_writes_every_file(ablation):
     assert all(len([c for c in curves if c["scheme"] == s]) >= 3 for s in SCHEMES)
     for name in ("cer_vs_steps.png", "cer_vs_length.png"):
         _check_png(os.path.join(out, name))
-    table = open(os.path.join(out, "table.md")).read()
+    with open(os.path.join(out, "table.md")) as f:
+        table = f.read()
     assert all(f"| {s} |" in table for s in SCHEMES)
     assert "| conv |" in stdout
 
@@ -141,8 +147,11 @@ def test_figure_csvs_hold_the_plotted_numbers(figures):
         assert math.isclose(total, 1.0, rel_tol=1e-6)
 
     att = _rows(os.path.join(figures, "5a_attention_maps.csv"))
-    first = [float(r["prob"]) for r in att if r["layer"] == "0" and r["head"] == "0"
-             and r["query"] == "0"]  # fmt: skip
+    first = [
+        float(r["prob"])
+        for r in att
+        if r["layer"] == "0" and r["head"] == "0" and r["query"] == "0"
+    ]
     assert math.isclose(sum(first), 1.0, rel_tol=1e-5)
 
     groups = _rows(os.path.join(figures, "5b_conv_posemb_groups.csv"))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from hf_reference import make_hf_model
-from train_helpers import MICRO_MODEL, micro_config
+from train_helpers import MICRO_MODEL, micro_config, run_single
 
 from w2v2jax.data import corpus
 from w2v2jax.inference import Transcriber
@@ -33,7 +33,7 @@ def cli(*args, check=True):
 @pytest.fixture(scope="module")
 def trained(tiny_corpus, tmp_path_factory):
     wd = str(tmp_path_factory.mktemp("trained"))
-    loop.run(micro_config(tiny_corpus, total_steps=20, checkpoint_every=20), wd)
+    run_single(micro_config(tiny_corpus, total_steps=20, checkpoint_every=20), wd)
     test = corpus.load_split(tiny_corpus, "test")
     files = []
     for i in range(3):
@@ -96,7 +96,7 @@ def test_convert_cli_then_init_from_replaces_the_head(tiny_corpus, tmp_path):
 
     _, hf_params = from_hf(str(tmp_path / "hf"))
     c = micro_config(tiny_corpus, init_from=str(tmp_path / "conv"))
-    trainer = loop.Trainer(c, str(tmp_path / "run"))
+    trainer = loop.Trainer(c, str(tmp_path / "run"), devices=jax.devices()[:1])
     state = trainer.initial_state()
     assert state["params"]["lm_head"]["kernel"].shape[1] == trainer.tok.vocab_size != 40
     same = jax.tree.map(

@@ -142,3 +142,17 @@ def test_parameters_carry_logical_axis_names():
         "mlp",
     )
     assert tuple(specs["lm_head"]["kernel"]) == ("embed", "vocab")
+
+
+def test_bfloat16_compute_keeps_float32_params_and_logits():
+    cfg = get_config("large", **SMALL)
+    params = init_params(cfg, jax.random.PRNGKey(0))
+    audio = jax.random.normal(jax.random.PRNGKey(1), (2, 16000))
+    pads = jnp.zeros_like(audio)
+    l32, _ = _apply(cfg, params, audio, pads)
+    l16, _ = _apply(cfg.replace(dtype="bfloat16"), params, audio, pads)
+    assert l16.dtype == jnp.float32
+    assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(params))
+    scale = float(jnp.abs(l32).max())
+    assert float(jnp.abs(l16 - l32).max()) < 0.05 * scale
+    assert not np.allclose(l16, l32, atol=1e-6)  # it really computed in bf16

@@ -1,6 +1,9 @@
 """A micro training config that compiles in seconds, for the training tests."""
 
+import jax
+
 from w2v2jax.configs.ctc import get_config
+from w2v2jax.train import loop
 
 MICRO_MODEL = {
     "conv_dim": (32,) * 7,
@@ -34,3 +37,8 @@ def micro_config(data_dir, **overrides):
             target = target[p]
         target[last] = v
     return c
+
+
+def run_single(c, workdir):
+    """loop.run on one device: tests that are not about sharding compile far faster so."""
+    return loop.run(c, workdir, devices=jax.devices()[:1])

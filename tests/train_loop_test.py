@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from train_helpers import micro_config
+from train_helpers import micro_config, run_single
 
 from w2v2jax.train import checkpoint, loop
 from w2v2jax.train.metrics import read_metrics
@@ -23,7 +23,7 @@ def losses(workdir):
 
 def test_few_steps_end_to_end(tiny_corpus, tmp_path):
     wd = str(tmp_path / "run")
-    summary = loop.run(micro_config(tiny_corpus), wd)
+    summary = run_single(micro_config(tiny_corpus), wd)
     got = losses(wd)
     assert sorted(got) == [1, 2, 3, 4, 5, 6]
     assert got[6] < got[1]  # it learns something in six steps
@@ -40,9 +40,9 @@ def test_few_steps_end_to_end(tiny_corpus, tmp_path):
 def _train_cmd(data_dir, wd, steps):
     script = (
         f"import sys; sys.path.insert(0, {HERE!r})\n"
-        "from train_helpers import micro_config\n"
+        "from train_helpers import micro_config, run_single\n"
         "from w2v2jax.train import loop\n"
-        f"loop.run(micro_config({data_dir!r}, total_steps={steps}, checkpoint_every=2), {wd!r})\n"
+        f"run_single(micro_config({data_dir!r}, total_steps={steps}, checkpoint_every=2), {wd!r})\n"
     )
     return [sys.executable, "-c", script]
 
@@ -82,21 +82,21 @@ def test_kill9_then_restart_equals_uninterrupted(tiny_corpus, tmp_path):
 
 def test_workdir_of_another_model_shape_is_refused(tiny_corpus, tmp_path):
     wd = str(tmp_path / "run")
-    loop.run(micro_config(tiny_corpus, total_steps=2), wd)
+    run_single(micro_config(tiny_corpus, total_steps=2), wd)
     before = sorted(os.listdir(os.path.join(wd, "checkpoints")))
     with pytest.raises(checkpoint.WorkdirError, match="another model shape.*hidden_size 64"):
-        loop.run(micro_config(tiny_corpus, total_steps=4, **{"model.hidden_size": 32}), wd)
+        run_single(micro_config(tiny_corpus, total_steps=4, **{"model.hidden_size": 32}), wd)
     assert sorted(os.listdir(os.path.join(wd, "checkpoints"))) == before
 
 
 def test_data_dir_without_dataset(tmp_path):
     with pytest.raises(FileNotFoundError, match="w2v2jax corpus"):
-        loop.run(micro_config(str(tmp_path / "nothing")), str(tmp_path / "run"))
+        run_single(micro_config(str(tmp_path / "nothing")), str(tmp_path / "run"))
 
 
 def test_non_finite_loss_stops_and_keeps_last_checkpoint(tiny_corpus, tmp_path):
     wd = str(tmp_path / "run")
-    loop.run(micro_config(tiny_corpus, total_steps=2), wd)
+    run_single(micro_config(tiny_corpus, total_steps=2), wd)
     # The same model resumed with an absurd learning rate diverges within a few steps.
     c = micro_config(
         tiny_corpus,
@@ -108,6 +108,6 @@ def test_non_finite_loss_stops_and_keeps_last_checkpoint(tiny_corpus, tmp_path):
         checkpoint_every=100,
     )
     with pytest.raises(loop.TrainingError, match="non-finite loss.*last good checkpoint is step 2"):
-        loop.run(c, wd)
+        run_single(c, wd)
     assert checkpoint.manager(wd).latest_step() == 2
     assert all(np.isfinite(v) for v in losses(wd).values())

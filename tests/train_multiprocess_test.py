@@ -22,7 +22,7 @@ distributed.initialize({addr!r}, 2, {pid})
 import jax
 assert jax.process_count() == 2 and jax.device_count() == 8, jax.devices()
 from train_helpers import micro_config
-c = micro_config({data!r}, total_steps=3, checkpoint_every=3, eval_splits=("validation",))
+c = micro_config({data!r}, total_steps=3, checkpoint_every=3, eval_splits=())
 loop.run(c, {wd!r})
 jax.distributed.shutdown()
 print("worker", {pid}, "done")
@@ -67,7 +67,7 @@ def test_two_processes_match_one(tiny_corpus, tmp_path):
         assert f"worker {i} done" in out
     single = str(tmp_path / "single")
     loop.run(
-        micro_config(tiny_corpus, total_steps=3, checkpoint_every=3, eval_splits=("validation",)),
+        micro_config(tiny_corpus, total_steps=3, checkpoint_every=3, eval_splits=()),
         single,
     )
     a, b = _losses(single), _losses(wd)

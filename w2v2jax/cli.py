@@ -117,7 +117,7 @@ def cmd_transcribe(args):
         text, lp = t.transcribe(path, beam=FLAGS.beam)
         line = f"{path}\t{text}"
         if FLAGS.timestamps and text.strip():
-            _, _, words = t.align(lp, text)
+            _, words = t.align(lp, text)
             line += "\t" + " ".join(f"{w}[{s:.2f}-{e:.2f}]" for w, s, e in words)
         print(line, flush=True)
 
@@ -130,10 +130,10 @@ def cmd_align(args):
         raise UsageError('usage: w2v2jax align --workdir=DIR FILE "TEXT"')
     t = Transcriber(_need("workdir"))
     lp = t.log_probs(audio.load_audio(args[0]))
-    ids, res, words = t.align(lp, args[1])
+    tokens, words = t.align(lp, args[1])
     print("token\tstart_s\tend_s")
-    for tok_id, (s, e) in zip(ids, res["token_spans"], strict=True):
-        print(f"{t.tok.decode([tok_id]) or '|'}\t{s * 0.02:.2f}\t{e * 0.02:.2f}")
+    for sym, s, e in tokens:
+        print(f"{sym}\t{s:.2f}\t{e:.2f}")
     print("word\tstart_s\tend_s")
     for w, s, e in words:
         print(f"{w}\t{s:.2f}\t{e:.2f}")
