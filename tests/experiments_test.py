@@ -58,9 +58,17 @@ def _check_pdf(path: str) -> None:
 def ablation(tmp_path_factory):
     if not (_which("flite") and _which("espeak-ng")):
         pytest.skip("flite/espeak-ng not installed: the ablation synthesizes its corpus")
-    out = tmp_path_factory.mktemp("ablation")
-    stdout = _run("experiments.positional_ablation", "--quick", f"--out={out}")
-    return str(out), stdout
+    root = tmp_path_factory.mktemp("ablation")
+    out = root / "out"
+    # Everything in the test's folder: never reuse (or write) runs under the repository.
+    stdout = _run(
+        "experiments.positional_ablation",
+        "--quick",
+        f"--out={out}",
+        f"--runs_dir={root / 'runs'}",
+        f"--data_dir={root / 'corpus'}",
+    )
+    return str(root), stdout
 
 
 def _which(name):
@@ -70,7 +78,8 @@ def _which(name):
 
 
 def test_quick_ablation_writes_every_file(ablation):
-    out, stdout = ablation
+    root, stdout = ablation
+    out = os.path.join(root, "out")
     runs = _rows(os.path.join(out, "results.csv"))
     assert sorted(r["scheme"] for r in runs) == sorted(SCHEMES)
     assert all(r["status"] == "ok" for r in runs), runs
@@ -137,7 +146,7 @@ def test_figure_csvs_hold_the_plotted_numbers(figures):
     rel = _rows(os.path.join(figures, "3_relative_dot_products.csv"))
     raw = {int(r["offset"]): float(r["raw"]) for r in rel}
     assert len(rel) == 101 and max(raw, key=raw.get) == 0  # peak at offset 0
-    assert all(math.isclose(raw[k], raw[-k], rel_tol=1e-9) for k in raw)  # symmetric
+    assert all(math.isclose(raw[k], raw[-k], rel_tol=1e-5) for k in raw)  # symmetric
 
     lat = _rows(os.path.join(figures, "4_ctc_lattice.csv"))
     frames = {int(r["frame"]) for r in lat}

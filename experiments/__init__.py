@@ -1,0 +1,1 @@
+"""Experiments: one folder per question, each with its command, its script and its README."""

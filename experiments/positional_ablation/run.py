@@ -1,0 +1,178 @@
+"""One ablation run per (scheme, seed): same model, data, seed set and step budget; only
+`model.posemb` differs (and, for "learned", the size of its table, which the scheme needs).
+
+Training sees only utterances up to TRAIN_S, the largest bucket (longer ones are skipped
+and counted), so every scheme meets at most `train_frames` positions in training; evaluation
+then runs on held-out texts (validation), held-out voices (test) and on concatenations up
+to FACTOR x the training length (lengths.py).
+"""
+
+import dataclasses
+import json
+import math
+import os
+import time
+
+import jax
+
+from experiments.positional_ablation import lengths
+from w2v2jax.configs.ctc import get_config
+from w2v2jax.models.feature_encoder import frame_count
+from w2v2jax.train import loop
+from w2v2jax.train.metrics import read_metrics
+
+SCHEMES = ("conv", "sinusoidal", "learned", "rope", "none")
+TRAIN_S = 3.0  # training length: the largest bucket (longer utterances are skipped)
+FACTOR = 4  # longest evaluation: FACTOR x TRAIN_S
+
+
+MICRO = {  # tests/train_helpers.MICRO_MODEL's shapes; dropout and masking as tiny
+    "conv_dim": (32,) * 7,
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 128,
+    "num_conv_pos_embeddings": 16,
+    "num_conv_pos_embedding_groups": 4,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Mode:
+    """Everything a sweep holds fixed across schemes."""
+
+    name: str
+    model: dict  # overrides of get_config("tiny").model
+    corpus: dict  # build_corpus sizes
+    buckets: tuple  # training bucket lengths (s); the largest is the training length
+    total_steps: int
+    warmup_steps: int
+    learning_rate: float
+    batch_size: int
+    eval_every: int
+    seeds: int
+    long_per_bin: int
+
+
+# The full tiny model (4 x 256, 128-ch CNN) needs ~10 min per run on 2 free cores, 150 min
+# for 15 runs; on this shared machine one tiny step (16 x 3 s) took ~3 s, and every model
+# probed needed 250+ steps just to leave CTC's all-blank plateau. What fits 45 minutes is
+# the micro model of the training tests (2 x 64, 32-ch CNN, conv posemb of 16 taps in 4
+# groups), post-LN like tiny, 600 steps.
+# Probes on this corpus (README): this config 63% validation CER at step 500; wider,
+# deeper, pre-LN or higher-lr variants were worse or still all-blank at the same step.
+FULL = Mode(
+    name="full",
+    model=MICRO,
+    corpus={"task": "digits", "num_train": 3000, "num_valid": 200, "num_test": 200, "seed": 0},
+    buckets=(1.0, 1.5, 2.0, 3.0),
+    total_steps=600,
+    warmup_steps=100,
+    learning_rate=2e-3,
+    batch_size=8,
+    eval_every=100,
+    seeds=3,
+    long_per_bin=32,
+)
+# Checks the machinery in minutes, not the claims (24 steps: every CER is ~100%).
+QUICK = Mode(
+    name="quick",
+    model=MICRO,
+    corpus={"task": "digits", "num_train": 96, "num_valid": 16, "num_test": 16, "seed": 0},
+    buckets=(3.0,),  # one bucket: one train-step compilation per scheme
+    total_steps=24,
+    warmup_steps=4,
+    learning_rate=2e-3,
+    batch_size=8,
+    eval_every=8,
+    seeds=1,
+    long_per_bin=4,
+)
+
+
+assert FULL.buckets[-1] == QUICK.buckets[-1] == TRAIN_S
+
+
+def train_frames(c) -> int:
+    """Frames of the longest training input: the learned table's size."""
+    cfg = loop.model_config(c, vocab_size=8)
+    return int(frame_count(int(TRAIN_S * lengths.SAMPLE_RATE), cfg))
+
+
+def make_config(mode: Mode, scheme: str, seed: int, data_dir: str, steps: int | None = None):
+    c = get_config("tiny")
+    c.model.update(mode.model)
+    c.model.posemb = scheme
+    c.data_dir = data_dir
+    c.seed = seed
+    c.bucket_seconds = mode.buckets
+    c.total_steps = steps or mode.total_steps
+    c.warmup_steps = min(mode.warmup_steps, c.total_steps // 2)
+    c.learning_rate = mode.learning_rate
+    c.batch_size = mode.batch_size
+    c.eval_every = mode.eval_every
+    c.checkpoint_every = c.total_steps  # one checkpoint, at the end (figures read it)
+    c.log_every = 10
+    if scheme == "learned":
+        # The choice for positions past the table: a table exactly as long as training
+        # inputs, and "clip" (every later frame reuses the last trained row). A longer
+        # table would leave its extra rows at their random init, never trained.
+        c.model.max_positions = train_frames(c)
+        c.model.learned_overflow = "clip"
+    return c
+
+
+def run_one(c, workdir: str, long_set) -> dict:
+    """Trains (or reuses a finished run), evaluates every length bin; one CSV row."""
+    row_path = os.path.join(workdir, "row.json")
+    if os.path.exists(row_path):
+        with open(row_path) as f:
+            return json.load(f)
+    t0 = time.time()
+    row = {"scheme": c.model.posemb, "seed": c.seed}
+    try:
+        trainer = loop.Trainer(c, workdir)
+        summary = trainer.run()
+        by_bin = lengths.evaluate_long(trainer, trainer.state["params"], long_set)
+    except (loop.TrainingError, FloatingPointError) as e:
+        # A diverged scheme is a result too: recorded, not a crash of the whole sweep.
+        row.update(status=f"failed: {str(e).splitlines()[0]}", wall_seconds=time.time() - t0)
+        return row
+    row.update(
+        status="ok",
+        steps=summary["step"],
+        train_seconds=round(summary["train_seconds"], 1),
+        wall_seconds=round(time.time() - t0, 1),
+        skipped_infeasible=sum(summary["skipped"].values()) if summary.get("skipped") else 0,
+        validation_cer=summary["validation/cer"],
+        validation_wer=summary["validation/wer"],
+        test_cer=summary["test/cer"],
+        test_espeak_cer=summary.get("test/espeak/cer", math.nan),
+        test_flite_cer=summary.get("test/flite/cer", math.nan),
+        params=int(sum(x.size for x in jax.tree.leaves(trainer.state["params"]))),
+    )
+    for name, m in by_bin.items():
+        row[f"cer_{name}"] = m["cer"]
+        row[f"dur_{name}"] = round(m["mean_duration_s"], 2)
+    with open(row_path, "w") as f:
+        json.dump(row, f, indent=1)
+    return row
+
+
+def count_longer(data_dir: str, seconds: float) -> int:
+    """Training utterances left out by the one-bucket rule (the pipeline skips them)."""
+    from w2v2jax.data import corpus
+
+    train = corpus.load_split(data_dir, "train")
+    return int((train.lengths > seconds * lengths.SAMPLE_RATE).sum())
+
+
+def curve(workdir: str) -> list[dict]:
+    """Validation CER against step, from the run's metrics.jsonl."""
+    if not os.path.exists(os.path.join(workdir, "metrics.jsonl")):
+        return []
+    return [
+        {"step": r["step"], "validation_cer": r["validation/cer"]}
+        for r in read_metrics(workdir)
+        if "validation/cer" in r
+    ]
