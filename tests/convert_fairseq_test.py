@@ -6,23 +6,14 @@ import numpy as np
 import pytest
 import torch
 import transformers
+from hf_reference import SMALL as HF_SMALL
 from hf_reference import batch, hf_logits, make_hf_model
 
 from w2v2jax.convert import CheckpointError, from_fairseq
 from w2v2jax.models.config import get_config
 from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC, Wav2Vec2Model
 
-SMALL = {
-    "hidden_size": 64,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "intermediate_size": 96,
-    "conv_dim": (32,) * 7,
-    "num_conv_pos_embeddings": 16,
-    "num_conv_pos_embedding_groups": 4,
-    "vocab_size": 29,
-    "mask_time_prob": 0.05,
-}
+SMALL = {**HF_SMALL, "vocab_size": 29, "mask_time_prob": 0.05}
 
 # transformers name -> fairseq name, the inverse of the released conversion script.
 _TO_FAIRSEQ = [

@@ -6,6 +6,17 @@ import transformers
 
 from w2v2jax.convert.hf import hf_config_dict
 
+# A small model with every architectural feature of the real ones, for fast parity tests.
+SMALL = {
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 96,
+    "conv_dim": (32,) * 7,
+    "num_conv_pos_embeddings": 16,
+    "num_conv_pos_embedding_groups": 4,
+}
+
 
 def make_hf_model(cfg, out_dir, cls=transformers.Wav2Vec2ForCTC, seed=0, perturb=0.05):
     """A random reference model with every parameter perturbed (so norms and biases are

@@ -4,22 +4,14 @@ import numpy as np
 import pytest
 import torch
 import transformers
+from hf_reference import SMALL as HF_SMALL
 from hf_reference import batch, hf_logits, make_hf_model
 
 from w2v2jax.convert import from_hf, to_hf
 from w2v2jax.models.config import get_config
 from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC
 
-SMALL = {
-    "hidden_size": 64,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "intermediate_size": 96,
-    "conv_dim": (32,) * 7,
-    "num_conv_pos_embeddings": 16,
-    "num_conv_pos_embedding_groups": 4,
-    "vocab_size": 29,
-}
+SMALL = {**HF_SMALL, "vocab_size": 29}
 
 ARCHS = {
     "base_style": get_config("base", **SMALL),

@@ -3,20 +3,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import linen as nn
+from hf_reference import SMALL as HF_SMALL
 
 from w2v2jax.models.config import get_config
 from w2v2jax.models.masking import time_mask
 from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC, init_params
 
-SMALL = {
-    "hidden_size": 64,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "intermediate_size": 96,
-    "conv_dim": (32,) * 7,
-    "num_conv_pos_embeddings": 16,
-    "num_conv_pos_embedding_groups": 4,
-}
+SMALL = HF_SMALL
 
 
 def _apply(cfg, params, audio, pads):
