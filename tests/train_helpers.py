@@ -3,19 +3,10 @@
 import jax
 
 from w2v2jax.configs.ctc import get_config
+from w2v2jax.models.config import MICRO_SHAPES
 from w2v2jax.train import loop
 
-MICRO_MODEL = {
-    "conv_dim": (32,) * 7,
-    "hidden_size": 64,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 2,
-    "intermediate_size": 128,
-    "num_conv_pos_embeddings": 16,
-    "num_conv_pos_embedding_groups": 4,
-    "hidden_dropout": 0.1,
-    "mask_time_prob": 0.05,
-}
+MICRO_MODEL = {**MICRO_SHAPES, "hidden_dropout": 0.1, "mask_time_prob": 0.05}
 
 
 def micro_config(data_dir, **overrides):

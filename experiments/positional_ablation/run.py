@@ -17,6 +17,7 @@ import jax
 
 from experiments.positional_ablation import lengths
 from w2v2jax.configs.ctc import get_config
+from w2v2jax.models.config import MICRO_SHAPES
 from w2v2jax.models.feature_encoder import frame_count
 from w2v2jax.train import loop
 from w2v2jax.train.metrics import read_metrics
@@ -26,15 +27,7 @@ TRAIN_S = 3.0  # training length: the largest bucket (longer utterances are skip
 FACTOR = 4  # longest evaluation: FACTOR x TRAIN_S
 
 
-MICRO = {  # tests/train_helpers.MICRO_MODEL's shapes; dropout and masking as tiny
-    "conv_dim": (32,) * 7,
-    "hidden_size": 64,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 2,
-    "intermediate_size": 128,
-    "num_conv_pos_embeddings": 16,
-    "num_conv_pos_embedding_groups": 4,
-}
+MICRO = MICRO_SHAPES  # dropout and masking as tiny
 
 
 @dataclasses.dataclass(frozen=True)

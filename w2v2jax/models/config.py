@@ -99,6 +99,17 @@ class Wav2Vec2Config:
         return cls(**kw)
 
 
+# The shapes of the micro model: fast tests and the full ablation on a 2-core CPU (~100 k params).
+MICRO_SHAPES: dict[str, Any] = {
+    "conv_dim": (32,) * 7,
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 128,
+    "num_conv_pos_embeddings": 16,
+    "num_conv_pos_embedding_groups": 4,
+}
+
 SIZES: dict[str, dict[str, Any]] = {
     # ~4 M parameters: the model of the demo and the tests (measured ~40+ s audio/s on 2 cores).
     "tiny": {
@@ -126,6 +137,9 @@ SIZES: dict[str, dict[str, Any]] = {
         "do_stable_layer_norm": True,
     },
 }
+
+
+SIZES["micro"] = {**SIZES["tiny"], **MICRO_SHAPES}
 
 
 def get_config(size: str = "base", **overrides: Any) -> Wav2Vec2Config:
