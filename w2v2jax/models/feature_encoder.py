@@ -8,8 +8,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from w2v2jax.models import axes
+from w2v2jax.models import activations, axes
 from w2v2jax.models.config import Wav2Vec2Config
+from w2v2jax.models.strided_conv import strided_conv
 
 
 def frame_count(num_samples, cfg: Wav2Vec2Config):
@@ -71,8 +72,31 @@ def _uniform(bound: float):
     return init
 
 
-def _gelu(x):
-    return jax.nn.gelu(x, approximate=False)
+class StridedConv(nn.Module):
+    """nn.Conv's parameters ("kernel" [K, C, O], "bias"), computed by `strided_conv`."""
+
+    cfg: Wav2Vec2Config
+    index: int
+
+    @nn.compact
+    def __call__(self, x_BxSxC):
+        cfg, i = self.cfg, self.index
+        kernel = self.param(
+            "kernel",
+            nn.with_logical_partitioning(
+                nn.initializers.he_normal(), (axes.KERNEL, axes.CONV_IN, axes.CONV_OUT)
+            ),
+            (cfg.conv_kernel[i], x_BxSxC.shape[-1], cfg.conv_dim[i]),
+        )
+        y = strided_conv(x_BxSxC.astype(cfg.dtype), kernel.astype(cfg.dtype), cfg.conv_stride[i])
+        if cfg.conv_bias:
+            bias = self.param(
+                "bias",
+                nn.with_logical_partitioning(nn.initializers.zeros, (axes.CONV_OUT,)),
+                (cfg.conv_dim[i],),
+            )
+            y = y + bias.astype(cfg.dtype)
+        return y
 
 
 class ConvLayer(nn.Module):
@@ -82,23 +106,12 @@ class ConvLayer(nn.Module):
     @nn.compact
     def __call__(self, x_BxTxC):
         cfg, i = self.cfg, self.index
-        x_BxTxC = nn.Conv(
-            cfg.conv_dim[i],
-            kernel_size=(cfg.conv_kernel[i],),
-            strides=(cfg.conv_stride[i],),
-            padding="VALID",
-            use_bias=cfg.conv_bias,
-            dtype=cfg.dtype,
-            kernel_init=nn.with_logical_partitioning(
-                nn.initializers.he_normal(), (axes.KERNEL, axes.CONV_IN, axes.CONV_OUT)
-            ),
-            bias_init=nn.with_logical_partitioning(nn.initializers.zeros, (axes.CONV_OUT,)),
-            name="conv",
-        )(x_BxTxC)
+        x_BxTxC = StridedConv(cfg, i, name="conv")(x_BxTxC)
         norm_init = {
             "scale_init": nn.with_logical_partitioning(nn.initializers.ones, (axes.CONV_OUT,)),
             "bias_init": nn.with_logical_partitioning(nn.initializers.zeros, (axes.CONV_OUT,)),
         }
+        act = cfg.feat_extract_activation
         if cfg.feat_extract_norm == "layer":
             x_BxTxC = nn.LayerNorm(epsilon=1e-5, dtype=jnp.float32, name="layer_norm", **norm_init)(
                 x_BxTxC
@@ -106,14 +119,10 @@ class ConvLayer(nn.Module):
         elif i == 0:
             # GroupNorm with one group per channel normalises each channel over all of time,
             # padded samples included: the base model is padding-sensitive, as in the reference.
-            x32 = x_BxTxC.astype(jnp.float32)
-            mean = jnp.mean(x32, axis=1, keepdims=True)
-            var = jnp.var(x32, axis=1, keepdims=True)
-            x32 = (x32 - mean) * jax.lax.rsqrt(var + 1e-5)
             scale = self.param("layer_norm_scale", norm_init["scale_init"], (cfg.conv_dim[0],))
             bias = self.param("layer_norm_bias", norm_init["bias_init"], (cfg.conv_dim[0],))
-            x_BxTxC = x32 * scale + bias
-        return _gelu(x_BxTxC).astype(cfg.dtype)
+            return activations.group_norm_act(x_BxTxC, scale, bias, act).astype(cfg.dtype)
+        return activations.get(act)(x_BxTxC).astype(cfg.dtype)
 
 
 class FeatureEncoder(nn.Module):

@@ -7,7 +7,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from w2v2jax.models import axes
+from w2v2jax.models import activations, axes
 from w2v2jax.models.config import Wav2Vec2Config
 from w2v2jax.models.positional import get_posemb, rope
 
@@ -80,7 +80,7 @@ class FeedForward(nn.Module):
         y_BxTxF = _dense(cfg, cfg.intermediate_size, (axes.EMBED, axes.MLP), "intermediate_dense")(
             x_BxTxD
         )
-        y_BxTxF = jax.nn.gelu(y_BxTxF, approximate=False)
+        y_BxTxF = activations.get(cfg.hidden_act)(y_BxTxF)
         y_BxTxF = nn.Dropout(cfg.activation_dropout)(y_BxTxF, deterministic=self.deterministic)
         y_BxTxD = _dense(cfg, cfg.hidden_size, (axes.MLP, axes.EMBED), "output_dense")(y_BxTxF)
         return nn.Dropout(cfg.hidden_dropout)(y_BxTxD, deterministic=self.deterministic)
