@@ -17,11 +17,15 @@ $(STAMP): setup.py
 	$(BIN)/pip install -q --no-deps pyctcdecode
 	touch $(STAMP)
 
+# flite + espeak-ng synthesize the corpus; tcmalloc makes XLA's CPU steps ~20% faster
+# (w2v2jax/allocator.py).
+APT_PACKAGES := flite espeak-ng libtcmalloc-minimal4
 apt:
-	@if command -v flite >/dev/null && command -v espeak-ng >/dev/null; then :; \
+	@if command -v flite >/dev/null && command -v espeak-ng >/dev/null && \
+	  ls /usr/lib/*-linux-gnu/libtcmalloc_minimal.so.4 >/dev/null 2>&1; then :; \
 	elif command -v apt-get >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq flite espeak-ng >/dev/null; \
-	else echo "apt-get not found: install flite and espeak-ng yourself; corpus tests will be skipped"; fi
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+	else echo "apt-get not found: install $(APT_PACKAGES) yourself; corpus tests will be skipped"; fi
 
 setup: $(STAMP) apt
 
@@ -30,6 +34,7 @@ lint: setup
 	$(RUFF) format --check $(RUFF_FLAGS) .
 
 test: setup lint
+	LD_PRELOAD="$$(ls /usr/lib/*-linux-gnu/libtcmalloc_minimal.so.4 2>/dev/null | head -1)" \
 	XLA_FLAGS=--xla_force_host_platform_device_count=8 $(BIN)/pytest -q -n 2 tests
 
 demo: setup

@@ -220,3 +220,27 @@ def test_tfds_sources_from_user_folders_batch_without_reading_lengths(tmp_path):
         expected = audio.normalize(audio.to_float(split[i]["audio"])[None], np.zeros((1, n)))
         np.testing.assert_allclose(b["audio"][0, :n], expected[0], atol=1e-3)
         assert tok.decode(b["labels"][0][b["label_paddings"][0] == 0]) == split[i]["text"]
+
+
+def test_fit_boundaries_is_the_least_padding_choice():
+    import itertools
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(400, 16000, 60)
+    grid = 1600
+    fitted = pipeline.fit_boundaries(lengths, 3, grid=grid)
+    cand = sorted({-(-int(n) // grid) * grid for n in lengths})
+
+    def padded(bounds):
+        b = np.asarray(bounds)
+        return b[np.searchsorted(b, lengths)].sum()
+
+    best = min((c for c in itertools.combinations(cand, 3) if c[-1] == cand[-1]), key=padded)
+    assert len(fitted) == 3 and fitted == sorted(fitted) and fitted[-1] >= lengths.max()
+    assert padded(fitted) == padded(best)
+
+
+def test_fit_boundaries_caps_and_rejects():
+    assert pipeline.fit_boundaries([500, 900, 50000], 4, grid=100, max_samples=1000) == [500, 900]
+    with pytest.raises(ValueError, match="cannot fit 2 bucket boundaries to 0 usable lengths"):
+        pipeline.fit_boundaries([100, 200], 2)

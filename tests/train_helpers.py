@@ -14,6 +14,7 @@ def micro_config(data_dir, **overrides):
     c.model.update(MICRO_MODEL)
     c.data_dir = data_dir
     c.batch_size = 8
+    c.num_buckets = 0
     c.bucket_seconds = (6.0,)
     c.total_steps = 6
     c.warmup_steps = 2

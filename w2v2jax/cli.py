@@ -15,6 +15,8 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from w2v2jax import allocator
+
 COMMANDS = ("corpus", "train", "compile", "transcribe", "align", "convert")
 
 config_flags.DEFINE_config_file("config", None, "Training config: path.py:arg.")
@@ -174,6 +176,7 @@ def main(argv):
 
 
 def run():
+    allocator.reexec_with_tcmalloc()
     app.run(main)
 
 

@@ -12,6 +12,8 @@ import time
 
 from absl import app, flags, logging
 
+from w2v2jax import allocator
+
 flags.DEFINE_bool("quick", False, "Micro model, tiny corpus, 1 seed, few steps (minutes).")
 flags.DEFINE_string("out", None, "Folder for the CSVs, plots and table.", required=True)
 flags.DEFINE_string(
@@ -103,5 +105,6 @@ def _length_rows(row: dict, long_set) -> list[dict]:
 
 
 if __name__ == "__main__":
+    allocator.reexec_with_tcmalloc()
     logging.set_verbosity(logging.WARNING)
     app.run(main)

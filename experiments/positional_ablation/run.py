@@ -98,6 +98,7 @@ def make_config(mode: Mode, scheme: str, seed: int, data_dir: str, steps: int | 
     c.model.posemb = scheme
     c.data_dir = data_dir
     c.seed = seed
+    c.num_buckets = 0
     c.bucket_seconds = mode.buckets
     c.total_steps = steps or mode.total_steps
     c.warmup_steps = min(mode.warmup_steps, c.total_steps // 2)

@@ -24,8 +24,11 @@ def get_config(arg: str = "tiny") -> ml_collections.ConfigDict:
     c.data_dir = ""  # a folder written by `w2v2jax corpus` or `w2v2jax corpus --from_*`
     c.task = "digits"  # informational: the corpus decides
     c.label = "text"  # "text" (characters) or "phonemes" (IPA)
-    c.bucket_seconds = (1.5, 2.0, 2.5, 3.0, 4.0, 6.0)  # audio padded up to these lengths
-    c.max_seconds = 16.0  # longer training utterances are dropped (counted)
+    # Audio is padded up to one of a few lengths (one compiled step each): num_buckets > 0
+    # fits that many to the training lengths (least padding); 0 uses bucket_seconds.
+    c.num_buckets = 8
+    c.bucket_seconds = (1.5, 2.0, 2.5, 3.0, 4.0, 6.0)
+    c.max_seconds = 16.0  # with num_buckets: longer training utterances are left out (logged)
     c.skip_infeasible = True  # drop examples whose labels cannot fit (counted)
     c.zero_infinity = True  # else: an infeasible pair gives an infinite loss and stops
 
@@ -53,6 +56,8 @@ def get_config(arg: str = "tiny") -> ml_collections.ConfigDict:
     c.checkpoint_every = 500
     c.keep_checkpoints = 3
 
+    c.precompile = True  # compile every bucket's train/eval step before the clock starts
+    c.compile_threads = 2
     c.mesh = ml_collections.ConfigDict({"data": -1, "fsdp": 1, "tensor": 1})
     c.logical_rules = ()  # empty: w2v2jax.train.sharding.DEFAULT_RULES
     c.peak_flops = 0.0  # per device, for MFU; 0 = look up the device kind

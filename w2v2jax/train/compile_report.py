@@ -14,25 +14,14 @@ from w2v2jax.models.feature_encoder import frame_count
 from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC
 from w2v2jax.train import flops, sharding
 from w2v2jax.train.optim import make_optimizer
+from w2v2jax.train.precompile import batch_spec
 from w2v2jax.train.state import param_count, state_shardings
 from w2v2jax.train.step import make_train_step
 
 
 def abstract_batch(c, cfg, num_samples: int, batch_sh):
-    b = c.batch_size
     u = max(int(frame_count(num_samples, cfg)) // 2, 1)
-
-    def spec(shape, dtype):
-        return jax.ShapeDtypeStruct(shape, dtype, sharding=batch_sh)
-
-    return {
-        "audio": spec((b, num_samples), jnp.float32),
-        "audio_paddings": spec((b, num_samples), jnp.float32),
-        "labels": spec((b, u), jnp.int32),
-        "label_paddings": spec((b, u), jnp.float32),
-        "valid": spec((b,), jnp.float32),
-        "index": spec((b,), jnp.int32),
-    }
+    return batch_spec(c.batch_size, num_samples, u, batch_sh)
 
 
 def compile_step(c, seconds: float, devices=None):

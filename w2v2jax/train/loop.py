@@ -23,8 +23,14 @@ from w2v2jax.train import checkpoint, flops, sharding
 from w2v2jax.train.evaluate import evaluate_split
 from w2v2jax.train.metrics import MetricsWriter
 from w2v2jax.train.optim import make_optimizer
+from w2v2jax.train.precompile import ShapeDispatch, batch_spec, compile_all, rng_spec
 from w2v2jax.train.state import adopt_params, init_state, param_count, state_shardings
 from w2v2jax.train.step import make_eval_step, make_train_step
+
+# Label slots per frame of a bucket's longest audio: training drops what does not fit;
+# evaluation keeps every example, and no feasible transcript has more labels than frames.
+TRAIN_LABEL_RATIO = 0.5
+EVAL_LABEL_RATIO = 1.0
 
 
 class TrainingError(RuntimeError):
@@ -41,7 +47,12 @@ def frames_fn(cfg):
     return lambda n: max(int(frame_count(int(n), cfg)), 0)
 
 
-def boundaries(c) -> list[int]:
+def boundaries(c, train_lengths=None) -> list[int]:
+    """Bucket boundaries in samples: fitted to the training lengths when c.num_buckets > 0
+    (pipeline.fit_boundaries), else c.bucket_seconds."""
+    if c.num_buckets:
+        cap = round(c.max_seconds * 16000)
+        return pipeline.fit_boundaries(train_lengths, c.num_buckets, max_samples=cap)
     return [round(s * 16000) for s in c.bucket_seconds]
 
 
@@ -81,6 +92,9 @@ class Trainer:
     def __init__(self, c, workdir: str, devices=None):
         self.c, self.workdir = c, workdir
         self.train_src = open_split(c, "train")
+        lengths = pipeline.source_lengths(self.train_src)
+        self.boundaries = boundaries(c, lengths)
+        logging.info("bucket boundaries (s): %s", [b / 16000 for b in self.boundaries])
         self.tok = load_tokenizer(c, workdir)
         self.cfg = model_config(c, self.tok.vocab_size)
         checkpoint.save_run_config(workdir, self.cfg, c.to_dict())
@@ -94,13 +108,15 @@ class Trainer:
             self.train_src,
             self.tok,
             batch_size=c.batch_size // jax.process_count(),
-            bucket_boundaries=boundaries(c),
+            bucket_boundaries=self.boundaries,
             seed=c.seed,
             shard_index=jax.process_index(),
             shard_count=jax.process_count(),
             label_key=c.label,
+            max_label_ratio=TRAIN_LABEL_RATIO,
             frames_fn=frames_fn(self.cfg),
             skip_infeasible=c.skip_infeasible,
+            lengths=lengths,
         )
         self.data_iter = iter(self.data)
         self.mngr = checkpoint.manager(workdir, c.keep_checkpoints)
@@ -116,17 +132,44 @@ class Trainer:
             grad_accum=c.grad_accum,
             zero_infinity=c.zero_infinity,
         )
-        self.train_step = jax.jit(
-            step,
-            in_shardings=(sh, batch_sh, sharding.replicated(self.mesh)),
-            out_shardings=(sh, sharding.replicated(self.mesh)),
-            donate_argnums=(0,),
+        self.train_step = ShapeDispatch(
+            jax.jit(
+                step,
+                in_shardings=(sh, batch_sh, sharding.replicated(self.mesh)),
+                out_shardings=(sh, sharding.replicated(self.mesh)),
+                donate_argnums=(0,),
+            )
         )
-        self.eval_step = jax.jit(
-            make_eval_step(self.model, zero_infinity=True),
-            in_shardings=(sh["params"], batch_sh),
-            out_shardings=sharding.replicated(self.mesh),
+        self.eval_step = ShapeDispatch(
+            jax.jit(
+                make_eval_step(self.model, zero_infinity=True),
+                in_shardings=(sh["params"], batch_sh),
+                out_shardings=sharding.replicated(self.mesh),
+            )
         )
+
+    def precompile(self) -> float:
+        """Compiles the train and eval steps for every bucket (precompile.py); wall seconds."""
+        c, bounds = self.c, self.boundaries
+        batch_sh, rep = sharding.batch_sharding(self.mesh), sharding.replicated(self.mesh)
+        fn = frames_fn(self.cfg)
+        jobs = [
+            (self.train_step, self.ctx, self.abstract, batch_spec(c.batch_size, s, u, batch_sh))
+            + (rng_spec(rep),)
+            for s, u in zip(
+                bounds, pipeline.label_lengths(bounds, TRAIN_LABEL_RATIO, fn), strict=True
+            )
+        ]
+        jobs += [
+            (self.eval_step, self.ctx, self.abstract["params"])
+            + (batch_spec(c.batch_size, s, u, batch_sh),)
+            for s, u in zip(
+                bounds, pipeline.label_lengths(bounds, EVAL_LABEL_RATIO, fn), strict=True
+            )
+        ]
+        seconds = compile_all(jobs, threads=c.compile_threads)
+        logging.info("compiled %d step shapes in %.0f s", len(jobs), seconds)
+        return seconds
 
     def ctx(self):
         return _Ctx(self.mesh, self.rules)
@@ -172,7 +215,7 @@ class Trainer:
                     self.tok,
                     self.mesh,
                     batch_size=c.batch_size,
-                    boundaries=boundaries(c),
+                    boundaries=self.boundaries,
                     label_key=c.label,
                     frames_fn=frames_fn(self.cfg),
                     groups=groups,
@@ -188,7 +231,8 @@ class Trainer:
         writer = MetricsWriter(self.workdir, start)
         if start == 0 and jax.process_index() == 0:
             logging.info("model: %s parameters", f"{param_count(state['params']):,}")
-        rng = jax.random.PRNGKey(c.seed + 1)
+        compile_s = self.precompile() if c.precompile else 0.0
+        rng = jax.device_put(jax.random.PRNGKey(c.seed + 1), sharding.replicated(self.mesh))
         pending, t_train = None, 0.0
         self._t_last = time.perf_counter()
         bar = tqdm(
@@ -239,7 +283,12 @@ class Trainer:
             )
         self.mngr.wait_until_finished()
         final = self.evaluate(state["params"], beam=c.eval_beam)
-        final.update(step=step, train_seconds=t_train, skipped=dict(self.data.stats.counts))
+        final.update(
+            step=step,
+            train_seconds=t_train,
+            compile_seconds=compile_s,
+            skipped=dict(self.data.stats.counts),
+        )
         writer.write(step, {k: v for k, v in final.items() if k != "step"})
         writer.close()
         if jax.process_index() == 0:
