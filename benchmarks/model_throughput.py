@@ -306,4 +306,8 @@ def main():
 
 
 if __name__ == "__main__":
+    # Both frameworks share the process, so both run under the allocator the CLI uses.
+    from w2v2jax import allocator
+
+    allocator.reexec_with_tcmalloc()
     main()

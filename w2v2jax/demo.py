@@ -9,6 +9,7 @@ training_curves.png, samples/), so `w2v2jax transcribe --workdir=runs/demo FILE`
 checkpoint (a run cut by the budget trains on for another budget).
 """
 
+import copy
 import os
 import time
 
@@ -56,6 +57,25 @@ def write_samples(data_dir: str, out_dir: str, count: int = 4) -> list[tuple[str
     return picked
 
 
+def long_file_check(data_dir: str, t, out_dir: str, count: int = 12) -> tuple[str, str, str]:
+    """Joins `count` held-out utterances (0.3 s apart) into one long file and transcribes it
+    in one pass and in 8 s chunks with 2 s of context: (reference, one pass, chunked)."""
+    from w2v2jax.data import corpus
+
+    test = corpus.load_split(data_dir, "test")
+    gap = np.zeros(4800, np.int16)
+    pieces, refs = [], []
+    for i in range(min(count, len(test))):
+        pieces += [np.asarray(test[i]["audio"], np.int16), gap]
+        refs.append(_s(test[i]["text"]))
+    path = os.path.join(out_dir, "long_test.wav")
+    sf.write(path, np.concatenate(pieces), 16000, subtype="PCM_16")
+    whole, chunked = copy.copy(t), copy.copy(t)  # same weights, other chunking
+    whole.chunk = len(np.concatenate(pieces)) + 1
+    chunked.chunk, chunked.context = 8 * 16000, 2 * 16000
+    return " ".join(refs), whole.transcribe(path)[0], chunked.transcribe(path)[0]
+
+
 def _s(v):
     return v.decode() if isinstance(v, bytes) else str(v)
 
@@ -64,6 +84,7 @@ def main(_):
     from w2v2jax.data import corpus
     from w2v2jax.inference import Transcriber
     from w2v2jax.train import loop
+    from w2v2jax.train.error_rates import ErrorRates
     from w2v2jax.train.plot import plot_curves
 
     t0 = time.time()
@@ -78,6 +99,11 @@ def main(_):
     for path, ref, group in write_samples(FLAGS.data_dir, os.path.join(FLAGS.workdir, "samples")):
         hyp, _ = t.transcribe(path)
         lines.append(f"  [{group:6s}] ref: {ref!r:40s} hyp: {hyp!r}")
+    ref, one_pass, chunked = long_file_check(
+        FLAGS.data_dir, t, os.path.join(FLAGS.workdir, "samples")
+    )
+    long_cer = ErrorRates()
+    long_cer.add(ref, one_pass)
     speed = _speed(FLAGS.workdir)
     report = "\n".join(
         [
@@ -98,6 +124,11 @@ def main(_):
             f"beam search (8) validation CER: {100 * summary.get('validation/beam_cer', float('nan')):.1f}%",
             "transcriptions of held-out files:",
             *lines,
+            (
+                f"long file ({len(ref.split())} words, 12 test utterances): one pass CER "
+                f"{100 * long_cer.cer:.1f}%; 8 s chunks give "
+                + ("the same text" if chunked == one_pass else f"a different text: {chunked!r}")
+            ),
             f"curves: {png}",
             f"total demo time: {time.time() - t0:.0f} s",
         ]

@@ -166,6 +166,7 @@ class Trainer:
             for s, u in zip(
                 bounds, pipeline.label_lengths(bounds, EVAL_LABEL_RATIO, fn), strict=True
             )
+            if c.eval_splits  # a run that never evaluates needs no eval step
         ]
         seconds = compile_all(jobs, threads=c.compile_threads)
         logging.info("compiled %d step shapes in %.0f s", len(jobs), seconds)
