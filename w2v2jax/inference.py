@@ -39,18 +39,21 @@ class Transcriber:
         return jax.nn.log_softmax(logits, -1), pads
 
     def _pass(self, audio_S: np.ndarray) -> np.ndarray:
-        """Frame log-probs [T, V] of one un-chunked pass over (normalised) audio."""
+        """Frame log-probs [T, V] of one pass over audio already normalised (whole file)."""
         n = len(audio_S)
         size = max(PAD_MULTIPLE, math.ceil(n / PAD_MULTIPLE) * PAD_MULTIPLE)
         buf = np.zeros((1, size), np.float32)
         pads = np.ones((1, size), np.float32)
         buf[0, :n], pads[0, :n] = audio_S, 0.0
-        buf = audiolib.normalize(buf, pads)
         lp, _ = self._log_probs(self.params, jnp.asarray(buf), jnp.asarray(pads))
         return np.asarray(lp[0, : max(int(frame_count(n, self.cfg)), 0)])
 
     def log_probs(self, audio_S: np.ndarray) -> np.ndarray:
-        """[T, V] for a whole file; chunked with overlap when longer than chunk_s."""
+        """[T, V] for a whole file; chunked with overlap when longer than chunk_s.
+
+        The file is normalised once, as a whole: chunks normalised on their own would each
+        see other statistics than the unchunked pass."""
+        audio_S = audiolib.normalize(audio_S[None], np.zeros((1, len(audio_S)), np.float32))[0]
         if len(audio_S) <= self.chunk:
             return self._pass(audio_S)
         hop = hop_length(self.cfg)
