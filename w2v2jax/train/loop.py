@@ -257,13 +257,7 @@ class Trainer:
             if step % c.checkpoint_every == 0 or step == c.total_steps:
                 self._log(writer, bar, *pending)  # never save a state whose loss was not finite
                 pending = None
-                checkpoint.save(
-                    self.mngr,
-                    step,
-                    state["params"],
-                    {"opt_state": state["opt_state"], "step": state["step"]},
-                    self.data_iter,
-                )
+                self._save(step, state)
             if c.eval_every and step % c.eval_every == 0 and step < c.total_steps:
                 writer.write(step, self.evaluate(state["params"], splits=["validation"]))
             t_train += time.perf_counter() - t0
@@ -274,14 +268,7 @@ class Trainer:
             self._log(writer, bar, *pending)
         bar.close()
         if step % c.checkpoint_every and step != c.total_steps:
-            checkpoint.save(
-                self.mngr,
-                step,
-                state["params"],
-                {"opt_state": state["opt_state"], "step": state["step"]},
-                self.data_iter,
-                force=True,
-            )
+            self._save(step, state, force=True)
         self.mngr.wait_until_finished()
         final = self.evaluate(state["params"], beam=c.eval_beam)
         final.update(
@@ -297,6 +284,10 @@ class Trainer:
                 json.dump(final, f, indent=2, default=str)
         self.state = state
         return final
+
+    def _save(self, step, state, force=False):
+        opt = {"opt_state": state["opt_state"], "step": state["step"]}
+        checkpoint.save(self.mngr, step, state["params"], opt, self.data_iter, force=force)
 
     def _log(self, writer, bar, step, metrics, shape):
         m = {k: float(v) for k, v in jax.device_get(metrics).items()}
