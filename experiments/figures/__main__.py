@@ -17,7 +17,14 @@ FLAGS = flags.FLAGS
 
 
 def main(_):
-    from experiments.figures import attention, decoding, encoder, lattice, relative, sinusoids
+    from experiments.figures import (
+        attention,
+        decoding,
+        encoder,
+        lattice,
+        relative,
+        sinusoids,
+    )
     from experiments.figures.trained import TrainedRun
 
     if not os.path.isdir(FLAGS.workdir):

@@ -4,10 +4,20 @@ Imports nothing from models/ or train/: the batch dict is the whole interface.
 """
 
 from w2v2jax.data.audio import AudioError, load_audio
-from w2v2jax.data.corpus import DatasetExistsError, build_corpus, group_indices, load_split
+from w2v2jax.data.corpus import (
+    DatasetExistsError,
+    build_corpus,
+    group_indices,
+    load_split,
+)
 from w2v2jax.data.folders import build_dataset, folder_source, manifest_source
 from w2v2jax.data.pipeline import default_frames, make_batches, make_eval_batches
-from w2v2jax.data.tokenizer import CharTokenizer, OutOfVocabularyError, PhonemeTokenizer, load
+from w2v2jax.data.tokenizer import (
+    CharTokenizer,
+    OutOfVocabularyError,
+    PhonemeTokenizer,
+    load,
+)
 
 __all__ = [
     "AudioError",

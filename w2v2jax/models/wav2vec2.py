@@ -11,7 +11,11 @@ import jax.numpy as jnp
 
 from w2v2jax.models import axes
 from w2v2jax.models.config import Wav2Vec2Config
-from w2v2jax.models.feature_encoder import FeatureEncoder, FeatureProjection, frame_paddings
+from w2v2jax.models.feature_encoder import (
+    FeatureEncoder,
+    FeatureProjection,
+    frame_paddings,
+)
 from w2v2jax.models.masking import feature_mask, time_mask
 from w2v2jax.models.transformer import Encoder
 
