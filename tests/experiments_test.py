@@ -172,3 +172,7 @@ def test_figure_csvs_hold_the_plotted_numbers(figures):
     assert all(math.isclose(sum(row), 1.0, rel_tol=1e-4) for row in p)
     decodings = _rows(os.path.join(figures, "6_greedy_vs_beam_decodings.csv"))
     assert [d["method"] for d in decodings[:3]] == ["reference", "greedy", "beam8_rank0"]
+    (summary,) = _rows(os.path.join(figures, "6_greedy_vs_beam_summary.csv"))
+    kinds = ("same_text", "beam_better", "beam_worse", "differ_same_cer")
+    assert sum(int(summary[k]) for k in kinds) == int(summary["utterances"]) > 0
+    assert 0.0 <= float(summary["cer_beam"]) and 0.0 <= float(summary["cer_greedy"])
