@@ -102,6 +102,7 @@ def test_quick_ablation_writes_every_file(ablation):
     with open(os.path.join(out, "table.md")) as f:
         table = f.read()
     assert all(f"| {s} |" in table for s in SCHEMES)
+    assert table.count("| conv |") == 2  # the results table and the CER-against-step table
     assert "| conv |" in stdout
 
 

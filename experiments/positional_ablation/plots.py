@@ -113,6 +113,20 @@ def table(runs: list[dict], schemes, bins: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def curve_table(curves: list[dict], schemes) -> str:
+    """Markdown: validation CER (%) at every evaluated step, mean over seeds."""
+    steps = sorted({int(c["step"]) for c in curves})
+    lines = ["| scheme | " + " | ".join(map(str, steps)) + " |", "|" + "---|" * (len(steps) + 1)]
+    for s, rows in _by_scheme(curves, schemes).items():
+        by_step = {t: [r["validation_cer"] for r in rows if int(r["step"]) == t] for t in steps}
+        cells = [
+            f"{100 * np.mean([float(v) for v in by_step[t]]):.1f}" if by_step[t] else "n/a"
+            for t in steps
+        ]
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def write_all(out: str, runs, curves, length_rows, schemes, bins, train_s) -> list[str]:
     paths = {k: os.path.join(out, k) for k in ("results.csv", "curves.csv", "lengths.csv")}
     write_csv(paths["results.csv"], runs)
@@ -125,4 +139,6 @@ def write_all(out: str, runs, curves, length_rows, schemes, bins, train_s) -> li
     table_md = os.path.join(out, "table.md")
     with open(table_md, "w") as f:
         f.write(table(runs, schemes, bins))
+        f.write("\nValidation CER (%) against step, mean over seeds:\n\n")
+        f.write(curve_table(curves, schemes))
     return [*paths.values(), steps_png, length_png, table_md]
