@@ -57,7 +57,9 @@ def main(_):
     for seed in seeds:  # seed-major: a cut-short sweep still has every scheme at seed 0
         for scheme in schemes:
             c = run.make_config(mode, scheme, seed, data_dir, FLAGS.steps)
-            workdir = os.path.join(runs_dir, f"{scheme}-s{seed}")
+            # Another step count is another run: never reuse (or resume) the mode's.
+            name = f"{scheme}-s{seed}" + (f"-{c.total_steps}steps" if FLAGS.steps else "")
+            workdir = os.path.join(runs_dir, name)
             logging.warning("run %s seed %d -> %s", scheme, seed, workdir)
             row = run.run_one(c, workdir, long_set)
             runs.append(row)
