@@ -80,7 +80,7 @@ def make_train_step(model, tx, schedule, *, grad_accum: int = 1, zero_infinity: 
         }
         metrics = {
             "loss": loss_sum / denom,
-            "grad_norm": optax.global_norm(grads),
+            "grad_norm": optax.tree.norm(grads),
             "learning_rate": schedule(state["step"]),
             "tokens": tokens,
             "audio_seconds": samples / SAMPLE_RATE,
