@@ -177,3 +177,7 @@ def test_figure_csvs_hold_the_plotted_numbers(figures):
     kinds = ("same_text", "beam_better", "beam_worse", "differ_same_cer")
     assert sum(int(summary[k]) for k in kinds) == int(summary["utterances"]) > 0
     assert 0.0 <= float(summary["cer_beam"]) and 0.0 <= float(summary["cer_greedy"])
+    # The utterance shown is one where beam loses to greedy whenever the split has one.
+    by_method = {d["method"]: float(d["cer"]) for d in decodings}
+    if int(summary["beam_worse"]) > 0:
+        assert by_method["beam8_rank0"] > by_method["greedy"]

@@ -34,16 +34,20 @@ def _decode_batch(run, examples):
 
     out = []
     for b, ex in enumerate(examples):
+        beams = [
+            (text(beam_ids[b, n]), float(scores[b, n]))
+            for n in range(BEAM)
+            if scores[b, n] > -np.inf
+        ]
+        g_text, b_text = text(greedy[b]), beams[0][0] if beams else ""
         out.append(
             {
                 "example": ex,
                 "lp": lps[b],
-                "greedy": text(greedy[b]),
-                "beams": [
-                    (text(beam_ids[b, n]), float(scores[b, n]))
-                    for n in range(BEAM)
-                    if scores[b, n] > -np.inf
-                ],
+                "greedy": g_text,
+                "beams": beams,
+                "cer_greedy": _cer(ex["text"], g_text),
+                "cer_beam": _cer(ex["text"], b_text),
             }
         )
     return out
@@ -56,18 +60,13 @@ def _cer(ref: str, hyp: str) -> float:
 def choose(decoded):
     """The shortest utterance where beam loses to greedy (beam search is not exact), else the
     shortest disagreement, else the largest greedy error."""
-
-    def cers(d):
-        ref = d["example"]["text"]
-        return _cer(ref, d["greedy"]), _cer(ref, d["beams"][0][0] if d["beams"] else "")
-
-    worse = [d for d in decoded if cers(d)[1] > cers(d)[0]]
+    worse = [d for d in decoded if d["cer_beam"] > d["cer_greedy"]]
     if worse:
         return min(worse, key=lambda d: len(d["lp"])), "beam search loses to greedy"
     differ = [d for d in decoded if d["beams"] and d["beams"][0][0] != d["greedy"]]
     if differ:
         return min(differ, key=lambda d: len(d["lp"])), "greedy and beam differ"
-    worst = max(decoded, key=lambda d: cers(d)[0])
+    worst = max(decoded, key=lambda d: d["cer_greedy"])
     return worst, f"no disagreement in {len(decoded)} utterances: the largest greedy error"
 
 
@@ -79,7 +78,7 @@ def summarize(decoded) -> dict:
     chars = 0
     for d in decoded:
         ref, beam = d["example"]["text"], d["beams"][0][0] if d["beams"] else ""
-        g, b = _cer(ref, d["greedy"]), _cer(ref, beam)
+        g, b = d["cer_greedy"], d["cer_beam"]
         errors["greedy"] += g * len(ref)
         errors["beam"] += b * len(ref)
         chars += len(ref)
@@ -140,8 +139,8 @@ def draw(run, out: str) -> list[str]:
     b.legend(fontsize=6, ncol=max(1, len(shown) // 8), loc="center right")
     ref, beam_text = ex["text"], pick["beams"][0][0] if pick["beams"] else ""
     b.set_title(
-        f'ref: "{ref}"\ngreedy: "{pick["greedy"]}" (CER {100 * _cer(ref, pick["greedy"]):.0f}%)'
-        f'   beam {BEAM}: "{beam_text}" (CER {100 * _cer(ref, beam_text):.0f}%)',
+        f'ref: "{ref}"\ngreedy: "{pick["greedy"]}" (CER {100 * pick["cer_greedy"]:.0f}%)'
+        f'   beam {BEAM}: "{beam_text}" (CER {100 * pick["cer_beam"]:.0f}%)',
         fontsize=9,
     )
     rows = [
@@ -157,7 +156,7 @@ def draw(run, out: str) -> list[str]:
         {
             "method": "greedy",
             "text": pick["greedy"],
-            "cer": _cer(ref, pick["greedy"]),
+            "cer": pick["cer_greedy"],
             "log_score": "",
         },
     ]
