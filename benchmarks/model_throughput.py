@@ -30,7 +30,7 @@ import transformers
 
 from w2v2jax.convert import to_hf
 from w2v2jax.models.config import get_config
-from w2v2jax.models.feature_encoder import frame_count
+from w2v2jax.frames import frame_count
 from w2v2jax.models.layout import to_layout
 from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC, init_params
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from w2v2jax.data import audio as audiolib
 from w2v2jax.data import tokenizer as toklib
-from w2v2jax.models.feature_encoder import frame_count, hop_length
+from w2v2jax.frames import frame_count, hop_length
 from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC, init_params
 from w2v2jax.train import checkpoint
 

@@ -11,12 +11,8 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 
 from experiments.figures.output import save
-from w2v2jax.models.feature_encoder import (
-    FeatureEncoder,
-    hop_length,
-    layer_lengths,
-    receptive_field,
-)
+from w2v2jax.frames import hop_length, layer_lengths, receptive_field
+from w2v2jax.models.feature_encoder import FeatureEncoder
 
 WINDOW = 400
 SAMPLE_RATE = 16000

@@ -18,7 +18,7 @@ import jax
 from experiments.positional_ablation import lengths
 from w2v2jax.configs.ctc import get_config
 from w2v2jax.models.config import MICRO_SHAPES
-from w2v2jax.models.feature_encoder import frame_count
+from w2v2jax.frames import frame_count
 from w2v2jax.train import loop
 from w2v2jax.train.metrics import read_metrics
 

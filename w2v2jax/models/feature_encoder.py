@@ -6,46 +6,11 @@ Legend: B batch, S samples, T frames, C conv channels, D model width.
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from w2v2jax.models import activations, axes
 from w2v2jax.models.config import Wav2Vec2Config
 from w2v2jax.models.strided_conv import strided_conv
-
-
-def frame_count(num_samples, cfg: Wav2Vec2Config):
-    """Frames the encoder emits for `num_samples`, exactly as transformers computes it.
-
-    Works on python ints, numpy and jax arrays. Like the reference, lengths below the
-    receptive field give zero or negative counts; callers clip or reject them.
-    """
-    n = num_samples
-    for k, s in zip(cfg.conv_kernel, cfg.conv_stride, strict=True):
-        n = (n - k) // s + 1
-    return n
-
-
-def receptive_field(cfg: Wav2Vec2Config) -> int:
-    """Samples seen by one output frame (400 for the standard stack: 25 ms)."""
-    field, jump = 1, 1
-    for k, s in zip(cfg.conv_kernel, cfg.conv_stride, strict=True):
-        field += (k - 1) * jump
-        jump *= s
-    return field
-
-
-def hop_length(cfg: Wav2Vec2Config) -> int:
-    """Samples between consecutive frames (320 for the standard stack: 20 ms)."""
-    return int(np.prod(cfg.conv_stride))
-
-
-def layer_lengths(num_samples: int, cfg: Wav2Vec2Config) -> list[int]:
-    """Length after each conv layer, from the same formula the model uses (400 -> 79 -> ... -> 1)."""
-    out, n = [num_samples], num_samples
-    for k, s in zip(cfg.conv_kernel, cfg.conv_stride, strict=True):
-        n = (n - k) // s + 1
-        out.append(n)
-    return out
+from w2v2jax.frames import SAMPLE_RATE, frame_count, receptive_field
 
 
 def frame_paddings(audio_paddings_BxS: jax.Array, num_frames: int, cfg: Wav2Vec2Config):
@@ -60,7 +25,7 @@ def check_length(num_samples: int, cfg: Wav2Vec2Config) -> None:
     if num_samples < field:
         raise ValueError(
             f"audio has {num_samples} samples, fewer than one frame of the feature encoder "
-            f"({field} samples = {1000 * field / 16000:.0f} ms at 16 kHz). Pad the audio to at "
+            f"({field} samples = {1000 * field / SAMPLE_RATE:.0f} ms at 16 kHz). Pad the audio to at "
             f"least {field} samples or drop the example."
         )
 

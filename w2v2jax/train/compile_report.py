@@ -10,7 +10,7 @@ compiles ahead of time for that TPU slice from this machine.
 import jax
 import jax.numpy as jnp
 
-from w2v2jax.models.feature_encoder import frame_count
+from w2v2jax.frames import frame_count
 from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC
 from w2v2jax.train import flops, sharding
 from w2v2jax.train.optim import make_optimizer

@@ -6,7 +6,7 @@ padded batch; the backward pass is taken as twice the forward (the usual 3x rule
 
 import jax
 
-from w2v2jax.models.feature_encoder import frame_count, layer_lengths
+from w2v2jax.frames import frame_count, layer_lengths
 
 # Dense bf16 peak per device, from the vendors' sheets.
 PEAK_FLOPS = {

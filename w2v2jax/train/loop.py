@@ -17,7 +17,7 @@ from tqdm import tqdm
 from w2v2jax.data import corpus, pipeline
 from w2v2jax.data import tokenizer as toklib
 from w2v2jax.models.config import Wav2Vec2Config
-from w2v2jax.models.feature_encoder import frame_count
+from w2v2jax.frames import frame_count
 from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC
 from w2v2jax.train import checkpoint, flops, sharding
 from w2v2jax.train.evaluate import evaluate_split
