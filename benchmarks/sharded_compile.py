@@ -27,8 +27,7 @@ def compile_seconds(model, part: str, devices) -> float:
     from jax.sharding import Mesh, NamedSharding
     from jax.sharding import PartitionSpec as P
 
-    from w2v2jax.ctc import ctc_loss
-    from w2v2jax.ctc.decode import greedy_decode
+    from w2v2jax.ctc import ctc_loss, greedy_decode
 
     mesh = Mesh(np.array(devices), ("data",))
     rep, rows = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))

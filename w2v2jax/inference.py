@@ -76,7 +76,7 @@ class Transcriber:
         return self.decode(lp, beam), lp
 
     def decode(self, lp_TxV: np.ndarray, beam: int = 0) -> str:
-        from w2v2jax.ctc.decode import greedy_decode, prefix_beam_search
+        from w2v2jax.ctc import greedy_decode, prefix_beam_search
 
         pads = np.zeros((1, lp_TxV.shape[0]), np.float32)
         if beam:

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from experiments.figures.output import save
-from w2v2jax.ctc.decode import greedy_decode, prefix_beam_search
+from w2v2jax.ctc import greedy_decode, prefix_beam_search
 from w2v2jax.train.error_rates import edit_distance
 
 BEAM = 8

@@ -1,22 +1,38 @@
 """CTC for w2v2jax: loss, decoding, alignment. Pure jax + numpy (no flax).
 
 Legend: B batch, T frames, V vocabulary, U label length. Paddings, not lengths: 1.0 = pad.
+
+Modules: loss (forward algorithm, custom VJP), greedy (best path, the -1 padded id
+layout), beam_search (`prefix_beam_search`, the jitted search and its `BeamState`),
+lm_search (the host search with a word LM and hotwords), lm (ARPA n-gram LM and
+pyctcdecode's scoring), align (Viterbi forced alignment), checks (input checks).
 """
 
 from w2v2jax.ctc.align import Alignment, WordSpan, forced_align, word_spans
-from w2v2jax.ctc.decode import greedy_decode, prefix_beam_search, to_lists
-from w2v2jax.ctc.lm import ArpaLM
-from w2v2jax.ctc.loss import ctc_loss, ctc_loss_reduced
+from w2v2jax.ctc.beam_search import BeamState, prefix_beam_search
+from w2v2jax.ctc.checks import check_frames, check_labels, check_search_args
+from w2v2jax.ctc.greedy import greedy_decode, left_align, to_lists
+from w2v2jax.ctc.lm import ArpaLM, WordScorer
+from w2v2jax.ctc.lm_search import lm_prefix_beam_search
+from w2v2jax.ctc.loss import ctc_loss, ctc_loss_reduced, repeats
 
 __all__ = [
     "Alignment",
     "ArpaLM",
+    "BeamState",
+    "WordScorer",
     "WordSpan",
+    "check_frames",
+    "check_labels",
+    "check_search_args",
     "ctc_loss",
     "ctc_loss_reduced",
     "forced_align",
     "greedy_decode",
+    "left_align",
+    "lm_prefix_beam_search",
     "prefix_beam_search",
+    "repeats",
     "to_lists",
     "word_spans",
 ]

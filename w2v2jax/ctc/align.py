@@ -13,7 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from w2v2jax.ctc.loss import check_frames, check_labels, repeats
+from w2v2jax.ctc.checks import check_frames, check_labels
+from w2v2jax.ctc.loss import repeats
 
 # Which predecessor a state came from.
 _STAY, _FROM_BLANK, _FROM_LABEL = 0, 1, 2
