@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from w2v2jax import frames
 from w2v2jax.data import audio
 
 
@@ -113,3 +114,9 @@ def test_int16_round_trip():
     x_S = np.linspace(-1, 1, 101, dtype=np.float32)
     np.testing.assert_allclose(audio.to_float(audio.to_int16(x_S)), x_S, atol=1e-4)
     assert audio.to_int16(np.array([2.0, -2.0])).tolist() == [32767, -32768]
+
+
+def test_rate_and_shortest_input_come_from_the_frame_arithmetic():
+    assert audio.SAMPLE_RATE == frames.SAMPLE_RATE == 16000
+    assert audio.MIN_SAMPLES == frames.receptive_field() == 400
+    assert frames.frame_count(audio.MIN_SAMPLES) == 1 and frames.frame_count(399) == 0

@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 import tensorflow_datasets as tfds
 
-from w2v2jax.data import audio, corpus, folders, pipeline, texts
+from w2v2jax.data import audio, bucketing, folders, pipeline, reader, texts
 from w2v2jax.data.tokenizer import CharTokenizer
 
 BOUNDARIES = [8000, 16000, 24000]
@@ -39,7 +39,7 @@ def _batches(ds, n):
 def test_batches_have_static_shapes_and_faithful_contents(data):
     src, tok = data
     ds = pipeline.make_batches(src, tok, batch_size=4, bucket_boundaries=BOUNDARIES, seed=0)
-    max_u = pipeline.label_lengths(BOUNDARIES, 0.5, pipeline.default_frames)
+    max_u = bucketing.label_lengths(BOUNDARIES, 0.5, bucketing.default_frames)
     for b in _batches(ds, 12):
         rows, num_samples = b["audio"].shape
         bucket = BOUNDARIES.index(num_samples)
@@ -60,8 +60,11 @@ def test_batches_have_static_shapes_and_faithful_contents(data):
 def test_resume_from_saved_state_gives_the_same_batches(data):
     src, tok = data
     ds = pipeline.make_batches(src, tok, batch_size=4, bucket_boundaries=BOUNDARIES, seed=5)
+    per_epoch = bucketing.batches_per_epoch(
+        bucketing.source_lengths(src), batch_size=4, bucket_boundaries=BOUNDARIES
+    )
     it = iter(ds)
-    for _ in range(ds.batches_per_epoch + 3):  # the state is taken in the second epoch
+    for _ in range(per_epoch + 3):  # the state is taken in the second epoch
         next(it)
     state = it.get_state()
     expected = [next(it) for _ in range(4)]
@@ -94,7 +97,9 @@ def test_epochs_are_reshuffled_and_seeded(data):
     kw = {"batch_size": 4, "bucket_boundaries": BOUNDARIES, "num_epochs": 2}
     ds = pipeline.make_batches(src, tok, seed=1, **kw)
     batches = list(ds)
-    per_epoch = ds.batches_per_epoch
+    per_epoch = bucketing.batches_per_epoch(
+        bucketing.source_lengths(src), batch_size=4, bucket_boundaries=BOUNDARIES
+    )
     assert len(batches) == 2 * per_epoch
     first = np.concatenate([b["index"] for b in batches[:per_epoch]])
     second = np.concatenate([b["index"] for b in batches[per_epoch:]])
@@ -129,33 +134,42 @@ def test_infeasible_and_too_long_examples_are_skipped_and_counted():
     src = [*ok, infeasible, too_long]
     tok = CharTokenizer.from_texts(e["text"] for e in src)
     kw = {"batch_size": 4, "bucket_boundaries": BOUNDARIES, "seed": 0, "num_epochs": 1}
-    ds = pipeline.make_batches(src, tok, max_label_ratio=20.0, **kw)  # U is not the limit
+    stats = pipeline.Stats()
+    ds = pipeline.make_batches(src, tok, max_label_ratio=20.0, stats=stats, **kw)  # U not the limit
     batches = list(ds)
     assert len(batches) == 2
     rows = np.concatenate([b["index"] for b in batches])
     assert sorted(rows.tolist()) == [-1, *range(7)]
     padding = np.concatenate([b["audio_paddings"].all(axis=1) for b in batches])
     assert np.array_equal(padding, rows < 0)
-    assert ds.stats.counts == {"labels longer than the frames can carry": 1}
+    assert stats.counts == {"labels longer than the frames can carry": 1}
     kept = pipeline.make_batches(src, tok, max_label_ratio=20.0, skip_infeasible=False, **kw)
     assert sorted(np.concatenate([b["index"] for b in kept]).tolist()) == list(range(8))
-    capped = pipeline.make_batches(src, tok, max_label_ratio=0.5, skip_infeasible=False, **kw)
+    capped_stats = pipeline.Stats()
+    capped = pipeline.make_batches(
+        src, tok, max_label_ratio=0.5, skip_infeasible=False, stats=capped_stats, **kw
+    )
     assert sorted(np.concatenate([b["index"] for b in capped]).tolist()) == [-1, *range(7)]
-    assert capped.stats.counts == {"labels longer than the bucket's label length": 1}
+    assert capped_stats.counts == {"labels longer than the bucket's label length": 1}
+    assert not hasattr(ds, "stats") and not hasattr(ds, "batches_per_epoch")
 
 
 def test_frames_fn_sets_label_capacity_and_feasibility(data):
     src, tok = data
-    assert [pipeline.default_frames(s) for s in (400, 720, 16000)] == [1, 2, 49]
-    for s in (1000, 16000, 250000):
-        assert pipeline.default_frames(s) == (s - 400) // 320 + 1
+    stats = pipeline.Stats()
     ds = pipeline.make_batches(
-        src, tok, batch_size=4, bucket_boundaries=BOUNDARIES, seed=0, frames_fn=lambda s: 2
+        src,
+        tok,
+        batch_size=4,
+        bucket_boundaries=BOUNDARIES,
+        seed=0,
+        frames_fn=lambda s: 2,
+        stats=stats,
     )
     for b in _batches(ds, 3):
         assert b["labels"].shape == (4, 8)  # the minimum U
         assert b["valid"].sum() == 0  # every digit word needs more than 2 frames
-    assert sum(ds.stats.counts.values()) >= 12
+    assert sum(stats.counts.values()) >= 12
 
 
 def test_unknown_characters_name_the_example(data):
@@ -200,6 +214,29 @@ def test_eval_covers_every_example_once_with_padded_rows(data, shard_count):
     assert {len(b["audio"][0]) for b in shards[0]} <= set(BOUNDARIES) | {48000}
 
 
+def test_eval_counts_truncated_labels_and_cropped_audio_in_the_stats_passed():
+    src = [
+        {"audio": np.ones(6000, np.int16), "text": "seven " * 12},  # 71 labels > U = 8
+        {"audio": np.ones(7000, np.int16), "text": "one"},  # header said 6000 samples
+    ]
+    tok = CharTokenizer.from_texts(e["text"] for e in src)
+    stats = pipeline.Stats()
+    ds = pipeline.make_eval_batches(
+        src,
+        tok,
+        batch_size=2,
+        bucket_boundaries=[6000],
+        max_label_ratio=0.01,
+        lengths=[6000, 6000],
+        stats=stats,
+    )
+    (b,) = list(ds)
+    assert b["labels"].shape == (2, 8) and b["valid"].tolist() == [1.0, 1.0]
+    assert b["audio"].shape == (2, 6000) and not b["audio_paddings"].any()
+    assert stats.counts == {"labels truncated": 1, "audio cropped": 1}
+    assert not hasattr(ds, "stats")
+
+
 def test_tfds_sources_from_user_folders_batch_without_reading_lengths(tmp_path):
     rng = np.random.default_rng(0)
     lines = []
@@ -208,9 +245,9 @@ def test_tfds_sources_from_user_folders_batch_without_reading_lengths(tmp_path):
         lines.append(f"{i}.wav\t{text}")
     (tmp_path / "m.tsv").write_text("\n".join(lines))
     path = folders.build_dataset(tmp_path / "ds", {"train": tmp_path / "m.tsv"}, num_workers=1)
-    split = corpus.load_split(path, "train")
+    split = reader.load_split(path, "train")
     raw = tfds.builder_from_directory(str(path)).as_data_source(split="train")
-    assert pipeline.source_lengths(raw).tolist() == split.lengths.tolist()  # from metadata
+    assert bucketing.source_lengths(raw).tolist() == split.lengths.tolist()  # from metadata
     tok = CharTokenizer.from_texts(split[i]["text"] for i in range(len(split)))
     for source in (split, raw, folders.manifest_source(tmp_path / "m.tsv")):
         ds = pipeline.make_batches(source, tok, batch_size=2, bucket_boundaries=[16000], seed=0)
@@ -220,27 +257,3 @@ def test_tfds_sources_from_user_folders_batch_without_reading_lengths(tmp_path):
         expected = audio.normalize(audio.to_float(split[i]["audio"])[None], np.zeros((1, n)))
         np.testing.assert_allclose(b["audio"][0, :n], expected[0], atol=1e-3)
         assert tok.decode(b["labels"][0][b["label_paddings"][0] == 0]) == split[i]["text"]
-
-
-def test_fit_boundaries_is_the_least_padding_choice():
-    import itertools
-
-    rng = np.random.default_rng(0)
-    lengths = rng.integers(400, 16000, 60)
-    grid = 1600
-    fitted = pipeline.fit_boundaries(lengths, 3, grid=grid)
-    cand = sorted({-(-int(n) // grid) * grid for n in lengths})
-
-    def padded(bounds):
-        b = np.asarray(bounds)
-        return b[np.searchsorted(b, lengths)].sum()
-
-    best = min((c for c in itertools.combinations(cand, 3) if c[-1] == cand[-1]), key=padded)
-    assert len(fitted) == 3 and fitted == sorted(fitted) and fitted[-1] >= lengths.max()
-    assert padded(fitted) == padded(best)
-
-
-def test_fit_boundaries_caps_and_rejects():
-    assert pipeline.fit_boundaries([500, 900, 50000], 4, grid=100, max_samples=1000) == [500, 900]
-    with pytest.raises(ValueError, match="cannot fit 2 bucket boundaries to 0 usable lengths"):
-        pipeline.fit_boundaries([100, 200], 2)

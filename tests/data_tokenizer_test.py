@@ -74,3 +74,17 @@ def test_espeak_ipa_for_the_digit_task_tokenizes():
     tok = PhonemeTokenizer.from_texts(ipa)
     assert tok.decode(tok.encode(ipa[0])) == ipa[0].replace("ˈ", "").replace("ˌ", "")
     assert "oʊ" in tok.symbols  # "zero", "go": a diphthong is one label
+
+
+@pytest.mark.parametrize("cls, texts", [(CharTokenizer, TEXTS), (PhonemeTokenizer, IPA)])
+def test_symbols_of_is_what_from_texts_builds(cls, texts):
+    symbols = cls.symbols_of(texts)
+    assert symbols == sorted(set(symbols)) and not set(tokenizer.SPECIALS) & set(symbols)
+    assert cls(symbols).vocab == cls.from_texts(texts).vocab
+    halves = sorted({*cls.symbols_of(texts[:1]), *cls.symbols_of(texts[1:])})
+    assert cls(halves).vocab == cls.from_texts(texts).vocab  # a union over splits is the same
+
+
+def test_class_for_a_label_field():
+    assert tokenizer.class_for("phonemes") is PhonemeTokenizer
+    assert tokenizer.class_for("text") is CharTokenizer

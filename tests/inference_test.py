@@ -12,7 +12,7 @@ from hf_reference import make_hf_model
 from train_helpers import MICRO_MODEL, micro_config, run_single
 
 from w2v2jax.data import audio as audiolib
-from w2v2jax.data import corpus
+from w2v2jax.data import load_split
 from w2v2jax.inference import Transcriber
 from w2v2jax.models.config import get_config
 from w2v2jax.train import loop
@@ -35,7 +35,7 @@ def cli(*args, check=True):
 def trained(tiny_corpus, tmp_path_factory):
     wd = str(tmp_path_factory.mktemp("trained"))
     run_single(micro_config(tiny_corpus, total_steps=20, checkpoint_every=20), wd)
-    test = corpus.load_split(tiny_corpus, "test")
+    test = load_split(tiny_corpus, "test")
     files = []
     for i in range(3):
         path = os.path.join(wd, f"utt{i}.wav")

@@ -42,10 +42,10 @@ def demo_config(data_dir: str, budget_s: float, total_steps: int):
 
 def write_samples(data_dir: str, out_dir: str, count: int = 4) -> list[tuple[str, str, str]]:
     """A few held-out test utterances (both voice groups) as WAV files to transcribe."""
-    from w2v2jax.data import corpus
+    from w2v2jax.data import group_indices, load_split
 
-    test = corpus.load_split(data_dir, "test")
-    groups = corpus.group_indices(test)
+    test = load_split(data_dir, "test")
+    groups = group_indices(test)
     os.makedirs(out_dir, exist_ok=True)
     picked = []
     for g, idx in sorted(groups.items()):
@@ -60,9 +60,9 @@ def write_samples(data_dir: str, out_dir: str, count: int = 4) -> list[tuple[str
 def long_file_check(data_dir: str, t, out_dir: str, count: int = 12) -> tuple[str, str, str]:
     """Joins `count` held-out utterances (0.3 s apart) into one long file and transcribes it
     in one pass and in 8 s chunks with 2 s of context: (reference, one pass, chunked)."""
-    from w2v2jax.data import corpus
+    from w2v2jax.data import load_split
 
-    test = corpus.load_split(data_dir, "test")
+    test = load_split(data_dir, "test")
     gap = np.zeros(4800, np.int16)
     pieces, refs = [], []
     for i in range(min(count, len(test))):

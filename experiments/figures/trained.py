@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from w2v2jax.data import audio as audiolib
-from w2v2jax.data import corpus
+from w2v2jax.data import load_split
 from w2v2jax.inference import Transcriber
 
 
@@ -30,7 +30,7 @@ class TrainedRun:
             )
 
     def split(self, name: str):
-        return corpus.load_split(self.data_dir, name)
+        return load_split(self.data_dir, name)
 
     def pick(self, split: str, min_chars: int, max_chars: int) -> dict:
         """The first utterance whose transcript length is in [min_chars, max_chars]: short

@@ -8,7 +8,7 @@ spaces. Bins are (0, 3], (3, 6], (6, 9], (9, 12] s for a 3 s training length.
 
 import numpy as np
 
-from w2v2jax.data import corpus
+from w2v2jax.data import load_split
 from w2v2jax.train.evaluate import evaluate_split
 from w2v2jax.train.loop import frames_fn
 
@@ -49,7 +49,7 @@ def _draw(lengths, target, hi, gap, rng, tries=1000):
 
 def build_long_set(data_dir, train_s: float, factor: int, per_bin: int, seed: int) -> LongSet:
     """`per_bin` items in each of the `factor` bins of width train_s (ordered by bin)."""
-    src = corpus.load_split(data_dir, "validation")
+    src = load_split(data_dir, "validation")
     rng = np.random.default_rng(seed)
     gap = int(GAP_S * SAMPLE_RATE)
     bins = [train_s * (k + 1) for k in range(factor)]

@@ -152,9 +152,9 @@ def run_one(c, workdir: str, long_set) -> dict:
 
 def count_longer(data_dir: str, seconds: float) -> int:
     """Training utterances left out by the one-bucket rule (the pipeline skips them)."""
-    from w2v2jax.data import corpus
+    from w2v2jax.data import load_split
 
-    train = corpus.load_split(data_dir, "train")
+    train = load_split(data_dir, "train")
     return int((train.lengths > seconds * lengths.SAMPLE_RATE).sum())
 
 

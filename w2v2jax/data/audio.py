@@ -13,8 +13,9 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-SAMPLE_RATE = 16_000
-MIN_SAMPLES = 400  # one 25 ms analysis frame at 16 kHz: anything shorter gives zero frames
+from w2v2jax.frames import SAMPLE_RATE, receptive_field
+
+MIN_SAMPLES = receptive_field()  # 400: one 25 ms frame at 16 kHz; anything shorter gives none
 NORM_EPS = 1e-7  # as Wav2Vec2FeatureExtractor(do_normalize=True)
 
 # Extensions soundfile (libsndfile) decodes; "Format not recognised" on one of these means the

@@ -11,10 +11,10 @@ count (averaged to mono); bad files raise AudioError naming them.
 Train from them either directly (reads and resamples on the fly):
     train = folder_source("LibriSpeech/train-clean-100"); valid = manifest_source("dev.tsv")
 or after writing them once as a TFDS dataset (int16 16 kHz, faster to read, same features and
-splits as corpus.py, voice_group "user", voice = speaker):
+splits as corpus.py, voice_group "user", voice = speaker; its facts in metadata.json):
     path = build_dataset("runs/mydata", {"train": "LibriSpeech/train-clean-100",
                                           "validation": "dev.tsv"})
-    train = corpus.load_split(path, "train")
+    train = reader.load_split(path, "train")
 Then `pipeline.make_batches(train, tokenizer, ...)`.
 """
 
@@ -27,7 +27,8 @@ import soundfile as sf
 import tensorflow_datasets as tfds
 from absl import logging
 
-from w2v2jax.data import audio, corpus, synth, tokenizer
+from w2v2jax.data import audio, schema, synth, tokenizer, workers, writer
+from w2v2jax.frames import SAMPLE_RATE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +93,7 @@ def read_entries(path: str | os.PathLike) -> list[Entry]:
 
 def to_example(entry: Entry, phonemes: str = "") -> dict:
     audio_S = audio.to_int16(audio.load_audio(entry.path))
-    return corpus.example(entry.id, audio_S, entry.text, phonemes, entry.speaker, "user")
+    return schema.example(entry.id, audio_S, entry.text, phonemes, entry.speaker, "user")
 
 
 def header_length(path: str) -> int:
@@ -101,7 +102,7 @@ def header_length(path: str) -> int:
         info = sf.info(path)
     except (sf.LibsndfileError, RuntimeError):
         return 0  # load_audio reports the file properly when it is read
-    return round(info.frames * audio.SAMPLE_RATE / info.samplerate)
+    return round(info.frames * SAMPLE_RATE / info.samplerate)
 
 
 class EntrySource:
@@ -136,7 +137,7 @@ class UserConfig(tfds.core.BuilderConfig):
     num_workers: int = 2
 
 
-class UserSpeech(corpus.SpeechBuilder):
+class UserSpeech(writer.SpeechBuilder):
     """Recordings from LibriSpeech-layout folders or TSV manifests (see folders.py)."""
 
     def _split_generators(self, dl_manager):
@@ -159,10 +160,10 @@ class UserSpeech(corpus.SpeechBuilder):
                 logging.warning("skipping %s", e)
                 return None
 
-        made = corpus.ordered_map(
+        made = workers.ordered_map(
             load, list(zip(entries, phonemes, strict=True)), cfg.num_workers, split
         )
-        yield from corpus.record_lengths(self, split, ((ex["id"], ex) for ex in made if ex))
+        yield from writer.record_facts(self, split, ((ex["id"], ex) for ex in made if ex))
 
 
 def build_dataset(
@@ -195,6 +196,6 @@ def build_dataset(
         skip_bad_files=skip_bad_files,
         num_workers=num_workers,
     )
-    return corpus.write_dataset(
+    return writer.write_dataset(
         out_dir, lambda d: UserSpeech(config=cfg, data_dir=d), params, overwrite=overwrite
     )

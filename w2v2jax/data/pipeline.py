@@ -1,14 +1,16 @@
 """Batches for training and exact evaluation, built with grain from any random-access source.
 
-A source is a tfds data source, `corpus.load_split(path, split)`, `folders.folder_source(...)`
+A source is a tfds data source, `reader.load_split(path, split)`, `folders.folder_source(...)`
 or any sequence of dicts with "audio" (int16 or float, 16 kHz mono) and a transcript field:
 
-    train = corpus.load_split("runs/corpus", "train")
+    train = reader.load_split("runs/corpus", "train")
     # or your own data: folders.build_dataset("runs/libri", {"train": "LibriSpeech/train-clean-100",
     #     "validation": "dev.tsv"}) then load_split("runs/libri", "train"), or without building:
     # folders.folder_source("LibriSpeech/train-clean-100") / folders.manifest_source("dev.tsv")
-    tok = CharTokenizer.from_texts(train[i]["text"] for i in range(len(train)))
-    ds = make_batches(train, tok, batch_size=16, bucket_boundaries=[32000, 64000, 96000], seed=0)
+    tok = reader.tokenizer_for("runs/corpus", "text")   # or CharTokenizer.from_texts(texts)
+    stats = Stats()                                     # optional: what was left out, by reason
+    ds = make_batches(train, tok, batch_size=16, bucket_boundaries=[32000, 64000, 96000], seed=0,
+                      stats=stats)
     it = iter(ds); batch = next(it); state = it.get_state(); ...; it.set_state(state)
     # with orbax: ocp.args.Composite(..., data=grain.checkpoint.CheckpointSave(it)) and
     # CheckpointRestore(it) on restore; the state is {"next_index": n}, a step count.
@@ -20,20 +22,18 @@ Every batch is a dict of numpy arrays with exactly batch_size rows:
   index [B] int32, the example's index in the source (-1 for a padding row)
 S is a bucket boundary and U that bucket's label length, so a run compiles one step per bucket.
 
-Bucketing is planned globally from the example lengths alone (no audio is read to plan):
-every process computes the same sequence of global batches of batch_size * shard_count
-examples and reads only its own batch_size rows, so all processes agree on every shape.
-Training drops, per epoch, the few examples that do not fill a last batch of their bucket (a
-different few each epoch, as the order is reshuffled). An example whose labels cannot fit
+Bucketing (bucketing.py) is planned globally from the example lengths alone, so all processes
+agree on every shape and each reads only its own batch_size rows. Training drops, per epoch,
+the few examples that do not fill a last batch of their bucket (a different few each epoch, as
+the order is reshuffled). An example whose labels cannot fit
 (longer than the bucket's U, or than the frames it yields: CTC needs T >= U + repeats) becomes
-a padding row (valid 0) and is counted in `ds.stats`; skip_infeasible=False keeps infeasible
-ones for a loss with zero_infinity.
+a padding row (valid 0) and is counted in the `stats` passed in; skip_infeasible=False keeps
+infeasible ones for a loss with zero_infinity.
 
 Shape legend: B batch rows, S samples, U label length.
 """
 
 import collections
-import functools
 import itertools
 import math
 import sys
@@ -44,20 +44,10 @@ import grain
 import numpy as np
 from absl import logging
 
-from w2v2jax.data import audio
-from w2v2jax.data.corpus import metadata_lengths
+from w2v2jax.data import audio, bucketing
+from w2v2jax.data.bucketing import default_frames
 
-CONV_KERNELS = (10, 3, 3, 3, 3, 2, 2)  # wav2vec2's feature encoder; pass frames_fn to differ
-CONV_STRIDES = (5, 2, 2, 2, 2, 2, 2)
 _LOG_FIRST = 5  # skipped examples logged one by one before only counting
-
-
-def default_frames(num_samples: int) -> int:
-    """Frames wav2vec2's conv stack yields for num_samples (about (S - 400) // 320 + 1)."""
-    n = int(num_samples)
-    for k, s in zip(CONV_KERNELS, CONV_STRIDES, strict=True):
-        n = (n - k) // s + 1
-    return max(n, 0)
 
 
 class Stats:
@@ -78,75 +68,7 @@ class Stats:
         return f"Stats({dict(self.counts)})"
 
 
-def source_lengths(source) -> np.ndarray:
-    """Sample counts of every example, from metadata when the source has them."""
-    lengths = getattr(source, "lengths", None)
-    if lengths is None and hasattr(source, "dataset_info"):  # a raw tfds data source
-        lengths = metadata_lengths(source.dataset_info.data_dir, str(source.split))
-    if lengths is None:
-        logging.info(
-            "reading all %d examples once for their lengths (pass lengths= or use "
-            "corpus.load_split to skip this)",
-            len(source),
-        )
-        lengths = [np.asarray(source[i]["audio"]).shape[0] for i in range(len(source))]
-    lengths = np.asarray(lengths, dtype=np.int64)
-    if lengths.shape != (len(source),):
-        raise ValueError(f"lengths has shape {lengths.shape}; the source has {len(source)} items")
-    return lengths
-
-
-def label_lengths(boundaries: Sequence[int], ratio: float, frames_fn) -> list[int]:
-    """U per bucket: `ratio` labels per frame of the bucket's longest audio, rounded up to 8."""
-    return [max(8, 8 * math.ceil(ratio * frames_fn(b) / 8)) for b in boundaries]
-
-
-def fit_boundaries(lengths, count: int, grid: int = 800, max_samples: int | None = None):
-    """`count` bucket boundaries (sample counts, multiples of `grid`, 50 ms by default) that
-    minimise the total padded samples of `lengths`, by dynamic programming over the grid.
-
-    The last boundary holds the longest example (up to `max_samples`; longer ones are left
-    out). On the digits corpus, 8 fitted buckets pad batches to 89% audio against 78% for
-    the fixed (1.5, 2, 2.5, 3, 4, 6) s, which is that much less compute spent on zeros.
-    """
-    lengths = np.asarray(lengths, np.int64)
-    lengths = lengths[lengths >= audio.MIN_SAMPLES]
-    if max_samples is not None:
-        lengths = lengths[lengths <= max_samples]
-    if count < 1 or not len(lengths):
-        raise ValueError(f"cannot fit {count} bucket boundaries to {len(lengths)} usable lengths")
-    lengths = np.sort(lengths)
-    cand = np.unique(-(-lengths // grid) * grid)  # each length rounded up to the grid
-    below = np.searchsorted(lengths, cand, side="right")  # examples each candidate holds
-    k = min(count, len(cand))
-    cost = below * cand.astype(np.float64)  # one bucket up to cand[j]
-    back = np.zeros((k, len(cand)), np.int64)
-    for level in range(1, k):
-        new = np.full(len(cand), np.inf)
-        for j in range(level, len(cand)):
-            # last bucket (cand[i], cand[j]] after the best `level` buckets up to cand[i]
-            c = cost[:j] + (below[j] - below[:j]) * float(cand[j])
-            back[level, j] = int(np.argmin(c))
-            new[j] = c[back[level, j]]
-        cost = new
-    out, j = [], len(cand) - 1
-    for level in range(k - 1, -1, -1):
-        out.append(int(cand[j]))
-        j = back[level, j]
-    return out[::-1]
-
-
-def _check_boundaries(boundaries) -> list[int]:
-    b = [int(x) for x in boundaries]
-    if not b or b != sorted(set(b)) or b[0] < audio.MIN_SAMPLES:
-        raise ValueError(
-            f"bucket_boundaries must be increasing sample counts >= "
-            f"{audio.MIN_SAMPLES}; got {list(boundaries)}"
-        )
-    return b
-
-
-class _Reader:
+class _Assembler:
     """Reads examples and assembles one padded batch; runs in grain's worker threads."""
 
     def __init__(self, source, tokenizer, label_key, frames_fn, skip_infeasible, stats):
@@ -223,42 +145,6 @@ class _Reader:
         }
 
 
-class _TrainPlan:
-    """Global batches of each epoch as (bucket, indices); a pure function of (seed, epoch)."""
-
-    def __init__(self, bucket_of: np.ndarray, global_batch: int, seed: int, shuffle: bool):
-        self.bucket_of, self.global_batch = bucket_of, global_batch
-        self.seed, self.shuffle = seed, shuffle
-        self.kept = np.flatnonzero(bucket_of >= 0)
-        counts = np.bincount(bucket_of[self.kept], minlength=bucket_of.max(initial=0) + 1)
-        self.batches_per_epoch = int((counts // global_batch).sum())
-        self._lock = threading.Lock()
-
-    @functools.lru_cache(maxsize=4)  # noqa: B019  (a few epochs; the plan lives with the data)
-    def epoch(self, e: int) -> list[tuple[int, np.ndarray]]:
-        order = self.kept
-        if self.shuffle:
-            order = np.random.default_rng([self.seed, e]).permutation(self.kept)
-        buckets = self.bucket_of[order]
-        batches = []  # (position where the batch fills up, bucket, indices)
-        for b in np.unique(buckets):
-            positions = np.flatnonzero(buckets == b)
-            full = len(positions) // self.global_batch * self.global_batch
-            for chunk in positions[:full].reshape(-1, self.global_batch):
-                batches.append((chunk[-1], int(b), order[chunk]))
-        batches.sort(key=lambda x: x[0])  # emitted in the order a streaming bucketer would
-        return [(b, idx) for _, b, idx in batches]
-
-    def __call__(self, j: int) -> tuple[int, np.ndarray]:
-        with self._lock:
-            return self.epoch(j // self.batches_per_epoch)[j % self.batches_per_epoch]
-
-
-def _bucket_of(lengths, boundaries) -> np.ndarray:
-    bucket = np.searchsorted(np.asarray(boundaries), lengths, side="left")
-    return np.where((bucket < len(boundaries)) & (lengths >= audio.MIN_SAMPLES), bucket, -1)
-
-
 def make_batches(
     source,
     tokenizer,
@@ -277,63 +163,45 @@ def make_batches(
     lengths: Sequence[int] | None = None,
     num_threads: int = 2,
     prefetch: int = 4,
+    stats: Stats | None = None,
 ) -> grain.IterDataset:
     """Training batches (module docstring): shuffled by seed, bucketed, this shard's rows.
 
     bucket_boundaries: increasing sample counts; audio is padded to the smallest boundary that
       holds it, longer examples are skipped (logged). max_label_ratio: labels per frame that
       set each bucket's U. num_epochs=None repeats forever. frames_fn: the model's frame
-      count for a number of samples. Returns a grain IterDataset: iter() gives a checkpointable
-      iterator (get_state/set_state); `.stats` counts the examples left out.
+      count for a number of samples. stats: counts the examples left out as batches are read.
+      Returns a grain IterDataset: iter() gives a checkpointable iterator (get_state/set_state);
+      bucketing.batches_per_epoch(lengths, ...) gives the length of an epoch.
     """
-    boundaries = _check_boundaries(bucket_boundaries)
+    boundaries = bucketing.check_boundaries(bucket_boundaries)
     if not 0 <= shard_index < shard_count:
         raise ValueError(f"shard_index {shard_index} must be in [0, {shard_count})")
-    lengths = source_lengths(source) if lengths is None else np.asarray(lengths, np.int64)
-    bucket_of = _bucket_of(lengths, boundaries)
-    _log_length_skips(lengths, bucket_of, boundaries)
-    plan = _TrainPlan(bucket_of, batch_size * shard_count, seed, shuffle)
+    lengths = _lengths(source, lengths)
+    bucket_of = bucketing.assign_buckets(lengths, boundaries)
+    bucketing.log_length_skips(lengths, boundaries)
+    plan = bucketing.TrainPlan(bucket_of, batch_size * shard_count, seed, shuffle)
     if plan.batches_per_epoch == 0:
         raise ValueError(
             f"no bucket holds {batch_size * shard_count} examples "
             f"(batch_size x shard_count) of the {len(bucket_of)}; use a smaller "
             "batch_size, fewer buckets or more data"
         )
-    max_u = label_lengths(boundaries, max_label_ratio, frames_fn)
-    stats = Stats()
-    reader = _Reader(source, tokenizer, label_key, frames_fn, skip_infeasible, stats)
+    max_u = bucketing.label_lengths(boundaries, max_label_ratio, frames_fn)
+    stats = Stats() if stats is None else stats
+    assembler = _Assembler(source, tokenizer, label_key, frames_fn, skip_infeasible, stats)
     rows = slice(shard_index * batch_size, (shard_index + 1) * batch_size)
 
     def make(j: int) -> dict:
         bucket, indices = plan(j)
-        return reader.batch(indices[rows], boundaries[bucket], max_u[bucket], strict_fit=True)
+        return assembler.batch(indices[rows], boundaries[bucket], max_u[bucket], strict_fit=True)
 
     total = sys.maxsize if num_epochs is None else plan.batches_per_epoch * num_epochs
-    ds = (
+    return (
         grain.MapDataset.range(total)
         .map(make)
         .to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch))
     )
-    ds.stats, ds.batches_per_epoch = stats, plan.batches_per_epoch
-    return ds
-
-
-def _log_length_skips(lengths, bucket_of, boundaries) -> None:
-    short = int((lengths < audio.MIN_SAMPLES).sum())
-    long = int((lengths > boundaries[-1]).sum())
-    if short:
-        logging.warning(
-            "skipping %d examples shorter than %d samples (one frame)", short, audio.MIN_SAMPLES
-        )
-    if long:
-        logging.warning(
-            "skipping %d of %d examples longer than the largest bucket boundary "
-            "%d samples (%.1f s); add a larger boundary to keep them",
-            long,
-            len(lengths),
-            boundaries[-1],
-            boundaries[-1] / audio.SAMPLE_RATE,
-        )
 
 
 def make_eval_batches(
@@ -349,20 +217,23 @@ def make_eval_batches(
     frames_fn: Callable[[int], int] = default_frames,
     lengths: Sequence[int] | None = None,
     indices: Sequence[int] | None = None,
+    stats: Stats | None = None,
 ) -> grain.MapDataset:
     """Every example (or `indices`) exactly once, in order; the last batch padded (valid 0).
 
     Nothing is skipped: audio longer than the largest boundary pads to a multiple of it, and
     labels keep U = frames (ratio 1.0), which any feasible transcript fits. Returns a grain
-    MapDataset of len() batches; iterate it, or index it.
+    MapDataset of len() batches; iterate it, or index it. stats: counts truncated labels and
+    cropped audio as batches are read.
     """
-    boundaries = _check_boundaries(bucket_boundaries)
-    lengths = source_lengths(source) if lengths is None else np.asarray(lengths, np.int64)
+    boundaries = bucketing.check_boundaries(bucket_boundaries)
+    lengths = _lengths(source, lengths)
     order = np.arange(len(lengths)) if indices is None else np.asarray(indices, np.int64)
     global_batch = batch_size * shard_count
     n = max(1, math.ceil(len(order) / global_batch))
     order = np.concatenate([order, np.full(n * global_batch - len(order), -1, np.int64)])
-    reader = _Reader(source, tokenizer, label_key, frames_fn, False, Stats())
+    stats = Stats() if stats is None else stats
+    assembler = _Assembler(source, tokenizer, label_key, frames_fn, False, stats)
     rows = slice(shard_index * batch_size, (shard_index + 1) * batch_size)
 
     def make(j: int) -> dict:
@@ -372,9 +243,13 @@ def make_eval_batches(
             num_samples = boundaries[int(np.searchsorted(boundaries, longest))]
         else:
             num_samples = math.ceil(longest / boundaries[-1]) * boundaries[-1]
-        max_u = label_lengths([num_samples], max_label_ratio, frames_fn)[0]
-        return reader.batch(batch[rows], num_samples, max_u, strict_fit=False)
+        max_u = bucketing.label_lengths([num_samples], max_label_ratio, frames_fn)[0]
+        return assembler.batch(batch[rows], num_samples, max_u, strict_fit=False)
 
-    ds = grain.MapDataset.range(n).map(make)
-    ds.stats = reader.stats
-    return ds
+    return grain.MapDataset.range(n).map(make)
+
+
+def _lengths(source, lengths) -> np.ndarray:
+    if lengths is None:
+        return bucketing.source_lengths(source)
+    return np.asarray(lengths, np.int64)

@@ -82,8 +82,14 @@ class Tokenizer:
 
     @classmethod
     def from_texts(cls, texts: Iterable[str]):
+        return cls(cls.symbols_of(texts))
+
+    @classmethod
+    def symbols_of(cls, texts: Iterable[str]) -> list[str]:
+        """The sorted units `texts` hold: cls(symbols_of(texts)) is from_texts(texts), and a
+        dataset records them at build time so no record is read to make its tokenizer."""
         found = {u for t in texts for w in cls.words_of(t) for u in w}
-        return cls(sorted(found - set(SPECIALS)))
+        return sorted(found - set(SPECIALS))
 
     @classmethod
     def words_of(cls, text: str) -> list[list[str]]:
@@ -169,6 +175,11 @@ class PhonemeTokenizer(Tokenizer):
 
     def words(self, text: str) -> list[list[str]]:
         return split_phonemes(text, self._units)
+
+
+def class_for(label_key: str) -> type[Tokenizer]:
+    """The tokenizer of a label field: IPA units for "phonemes", characters for the others."""
+    return PhonemeTokenizer if label_key == "phonemes" else CharTokenizer
 
 
 def load(directory: str | os.PathLike) -> Tokenizer:

@@ -1,0 +1,110 @@
+"""Reading a dataset folder: a split as a random-access source, its voice groups, its tokenizer.
+
+    train = load_split("runs/corpus", "train")   # train[i] -> dict of numpy arrays and str
+    train.lengths                                # every record's sample count, no audio read
+    group_indices(load_split(path, "test"))      # {"flite": [i, ...], "espeak": [...]}
+    tok = tokenizer_for(path, "text")            # the units of every split (or "phonemes")
+    # or: tfds.builder_from_directory(path).as_data_source("train") (text fields as bytes)
+
+The facts come from the dataset's metadata.json (metadata.py). A dataset built before a fact
+was recorded still reads: that fact is computed from its records, with a warning.
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import tensorflow_datasets as tfds
+from absl import logging
+
+from w2v2jax.data import metadata, tokenizer
+
+
+class SplitSource:
+    """Random access to one split of a dataset folder: source[i] -> dict with str text fields.
+
+    `lengths` holds every example's sample count and `voice_groups` {group: indices}, both
+    from the metadata, no audio read (None for a dataset built before they were recorded).
+    """
+
+    def __init__(self, path: str | os.PathLike, split: str):
+        builder = tfds.builder_from_directory(os.fspath(path))
+        if split not in builder.info.splits:
+            raise ValueError(f"{path} has no split {split!r}; it has {list(builder.info.splits)}")
+        self.path, self.split = Path(path), split
+        self._source = builder.as_data_source(split=split)
+        meta = metadata.read(path)
+        lengths = meta.get("num_samples", {}).get(split)
+        self.lengths = None if lengths is None else np.asarray(lengths, dtype=np.int64)
+        self.voice_groups = meta.get("voice_groups", {}).get(split)
+
+    def __len__(self) -> int:
+        return len(self._source)
+
+    def __getitem__(self, index: int) -> dict:
+        return decode_strings(self._source[index])
+
+    def __getitems__(self, indices) -> list[dict]:
+        return [decode_strings(e) for e in self._source.__getitems__(indices)]
+
+    def __repr__(self) -> str:
+        return f"SplitSource({str(self.path)!r}, {self.split!r}, n={len(self)})"
+
+
+def decode_strings(ex: dict) -> dict:
+    return {k: v.decode("utf-8") if isinstance(v, bytes) else v for k, v in ex.items()}
+
+
+def load_split(path: str | os.PathLike, split: str) -> SplitSource:
+    return SplitSource(path, split)
+
+
+def split_names(path: str | os.PathLike) -> list[str]:
+    """The splits a dataset folder holds, e.g. ["train", "validation", "test"]."""
+    return list(tfds.builder_from_directory(os.fspath(path)).info.splits)
+
+
+def _warn_missing(path, fact: str) -> None:
+    logging.warning(
+        "%s was built before its %s were recorded in metadata.json, so every record is read "
+        "to find them; build it again with the same arguments (w2v2jax corpus ..., "
+        "build_corpus or build_dataset) to record them once",
+        path,
+        fact,
+    )
+
+
+def group_indices(source, key: str = "voice_group") -> dict[str, list[int]]:
+    """Indices of a split by a string feature, e.g. the two test voice groups.
+
+    A SplitSource's voice groups come from the metadata; any other key or source is read
+    record by record.
+    """
+    recorded = getattr(source, "voice_groups", None) if key == "voice_group" else None
+    if recorded is not None:
+        return {group: list(indices) for group, indices in recorded.items()}
+    if key == "voice_group" and isinstance(source, SplitSource):
+        _warn_missing(source.path, "voice groups")
+    groups = {}
+    for i in range(len(source)):
+        value = source[i][key]
+        groups.setdefault(value.decode() if isinstance(value, bytes) else value, []).append(i)
+    return groups
+
+
+def tokenizer_for(data_dir: str | os.PathLike, label_key: str = "text") -> tokenizer.Tokenizer:
+    """The tokenizer of `label_key` over every split of a dataset (a symbol seen only in
+    evaluation must still be scorable): a CharTokenizer for "text", a PhonemeTokenizer for
+    "phonemes", the same ids as `from_texts` of all their texts, built from the metadata.
+    """
+    cls = tokenizer.class_for(label_key)
+    symbols = metadata.symbols(data_dir, label_key)
+    if symbols is not None:
+        return cls(symbols)
+    if label_key in metadata.LABEL_FIELDS:
+        _warn_missing(data_dir, f"{label_key!r} symbols")
+    texts = []
+    for split in split_names(data_dir):
+        src = load_split(data_dir, split)
+        texts += [src[i][label_key] for i in range(len(src))]
+    return cls.from_texts(texts)
