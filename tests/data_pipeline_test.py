@@ -57,6 +57,24 @@ def test_batches_have_static_shapes_and_faithful_contents(data):
             assert tok.decode(labels) == ex["text"]
 
 
+def test_without_a_tokenizer_batches_hold_audio_only(data):
+    src, tok = data
+    with_labels = pipeline.make_batches(
+        src, tok, batch_size=4, bucket_boundaries=BOUNDARIES, seed=0
+    )
+    audio_only = pipeline.make_batches(
+        src, None, batch_size=4, bucket_boundaries=BOUNDARIES, seed=0
+    )
+    for a, b in zip(_batches(with_labels, 6), _batches(audio_only, 6), strict=True):
+        assert set(b) == {"audio", "audio_paddings", "valid", "index"}
+        for k in b:
+            np.testing.assert_array_equal(a[k], b[k])
+    unlabeled = [{"audio": e["audio"]} for e in src]  # no transcript field at all
+    ev = pipeline.make_eval_batches(unlabeled, None, batch_size=8, bucket_boundaries=BOUNDARIES)
+    seen = [int(i) for b in ev for i in b["index"] if i >= 0]
+    assert sorted(seen) == list(range(len(src)))
+
+
 def test_resume_from_saved_state_gives_the_same_batches(data):
     src, tok = data
     ds = pipeline.make_batches(src, tok, batch_size=4, bucket_boundaries=BOUNDARIES, seed=5)

@@ -101,7 +101,7 @@ def test_convert_cli_then_init_from_replaces_the_head(tiny_corpus, tmp_path):
     c = micro_config(tiny_corpus, init_from=str(tmp_path / "conv"))
     trainer = loop.Trainer(c, str(tmp_path / "run"), devices=jax.devices()[:1])
     state = trainer.initial_state()
-    assert state["params"]["lm_head"]["kernel"].shape[1] == trainer.tok.vocab_size != 40
+    assert state["params"]["lm_head"]["kernel"].shape[1] == trainer.objective.tok.vocab_size != 40
     same = jax.tree.map(
         lambda a, b: bool(np.allclose(a, b)), state["params"]["wav2vec2"], hf_params["wav2vec2"]
     )

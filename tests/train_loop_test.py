@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from train_helpers import micro_config, run_single
 
-from w2v2jax.train import checkpoint, loop
+from w2v2jax.errors import TrainingError, WorkdirError
+from w2v2jax.train import checkpoint
 from w2v2jax.train.metrics import read_metrics
 
 HERE = os.path.dirname(__file__)
@@ -84,7 +85,7 @@ def test_workdir_of_another_model_shape_is_refused(tiny_corpus, tmp_path):
     wd = str(tmp_path / "run")
     run_single(micro_config(tiny_corpus, total_steps=2), wd)
     before = sorted(os.listdir(os.path.join(wd, "checkpoints")))
-    with pytest.raises(checkpoint.WorkdirError, match="another model shape.*hidden_size 64"):
+    with pytest.raises(WorkdirError, match="another model shape.*hidden_size 64"):
         run_single(micro_config(tiny_corpus, total_steps=4, **{"model.hidden_size": 32}), wd)
     assert sorted(os.listdir(os.path.join(wd, "checkpoints"))) == before
 
@@ -107,7 +108,7 @@ def test_non_finite_loss_stops_and_keeps_last_checkpoint(tiny_corpus, tmp_path):
         schedule="constant",
         checkpoint_every=100,
     )
-    with pytest.raises(loop.TrainingError, match="non-finite loss.*last good checkpoint is step 2"):
+    with pytest.raises(TrainingError, match="non-finite loss.*last good checkpoint is step 2"):
         run_single(c, wd)
     assert checkpoint.manager(wd).latest_step() == 2
     assert all(np.isfinite(v) for v in losses(wd).values())

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from train_helpers import micro_config
 
+from w2v2jax.errors import ConfigError
 from w2v2jax.train import loop, sharding
 from w2v2jax.train.metrics import read_metrics
 
@@ -68,16 +69,14 @@ def test_checkpoint_from_one_mesh_continues_on_another(tiny_corpus, tmp_path):
 
 
 def test_mesh_that_does_not_divide_devices(tiny_corpus, tmp_path):
-    with pytest.raises(sharding.ConfigError, match="does not divide the 8 devices"):
+    with pytest.raises(ConfigError, match="does not divide the 8 devices"):
         loop.Trainer(_config(tiny_corpus, (3, 1, 1)), str(tmp_path))
-    with pytest.raises(sharding.ConfigError, match="uses 4 of 8 devices"):
+    with pytest.raises(ConfigError, match="uses 4 of 8 devices"):
         loop.Trainer(_config(tiny_corpus, (2, 2, 1)), str(tmp_path))
 
 
 def test_batch_not_divisible_by_data_axes(tiny_corpus, tmp_path):
-    with pytest.raises(
-        sharding.ConfigError, match="batch_size=6 is not divisible by data x fsdp = 8"
-    ):
+    with pytest.raises(ConfigError, match="batch_size=6 is not divisible by data x fsdp = 8"):
         loop.Trainer(_config(tiny_corpus, (4, 2, 1), batch_size=6), str(tmp_path))
 
 

@@ -15,9 +15,8 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from w2v2jax import allocator
-
-COMMANDS = ("corpus", "train", "compile", "transcribe", "align", "convert")
+from w2v2jax import allocator, cli_help
+from w2v2jax.errors import UsageError, W2V2JaxError
 
 config_flags.DEFINE_config_file("config", None, "Training config: path.py:arg.")
 flags.DEFINE_string("workdir", None, "Run folder (checkpoints, vocab.json, metrics.jsonl).")
@@ -42,10 +41,6 @@ flags.DEFINE_integer("num_processes", None, "Multi-host: number of processes.")
 flags.DEFINE_integer("process_id", None, "Multi-host: this process's index.")
 flags.DEFINE_bool("dry_run", False, "train: compile the step, print memory/FLOPs, stop.")
 FLAGS = flags.FLAGS
-
-
-class UsageError(ValueError):
-    pass
 
 
 def _need(name):
@@ -158,15 +153,19 @@ def cmd_convert(args):
 
 
 def main(argv):
+    from w2v2jax import compile_cache
+
     logging.set_verbosity(logging.WARNING)  # orbax and tfds log every step at INFO
-    if len(argv) < 2 or argv[1] not in COMMANDS:
-        print(__doc__, file=sys.stderr)
+    if len(argv) < 2 or argv[1] not in cli_help.COMMANDS:
+        print(cli_help.overview(), file=sys.stderr)
         return 2
+    compile_cache.enable()
     handler = globals()[f"cmd_{argv[1]}"]
     try:
         handler(argv[2:])
-    except (UsageError, ValueError, FileNotFoundError, FileExistsError, RuntimeError) as e:
-        # Our errors carry the file/example and what to do; a traceback would bury that.
+    except W2V2JaxError as e:
+        # Ours carry the file/example and what to do; a traceback would bury that. Any
+        # other exception is a bug (ours or a library's) and keeps its traceback.
         if os.environ.get("W2V2JAX_DEBUG"):
             raise
         logging.debug("error", exc_info=True)
@@ -175,7 +174,19 @@ def main(argv):
     return 0
 
 
+def _help(argv) -> str | None:
+    """Our help text if argv asks for help (absl's own is a generic 3-line usage)."""
+    if not any(a in ("--help", "-h", "--helpfull", "help") for a in argv[1:]):
+        return None
+    command = argv[1] if len(argv) > 1 and argv[1] in cli_help.COMMANDS else None
+    return cli_help.command_help(command, FLAGS) if command else cli_help.overview()
+
+
 def run():
+    text = _help(sys.argv)
+    if text is not None:
+        print(text)
+        sys.exit(0)
     allocator.reexec_with_tcmalloc()
     app.run(main)
 

@@ -20,6 +20,7 @@ Every batch is a dict of numpy arrays with exactly batch_size rows:
   audio_paddings [B, S] float32, 1.0 = padding;  labels [B, U] int32 (0 in padding)
   label_paddings [B, U] float32, 1.0 = padding;  valid [B] float32, 1.0 = a real example
   index [B] int32, the example's index in the source (-1 for a padding row)
+With tokenizer=None (unlabeled audio, e.g. for pretraining) the label fields are absent.
 S is a bucket boundary and U that bucket's label length, so a run compiles one step per bucket.
 
 Bucketing (bucketing.py) is planned globally from the example lengths alone, so all processes
@@ -110,7 +111,8 @@ class _Assembler:
         return True
 
     def batch(self, indices: Sequence[int], num_samples: int, max_u: int, strict_fit: bool):
-        rows = len(indices)
+        """One padded batch; without a tokenizer it holds audio only (no label fields)."""
+        rows, with_labels = len(indices), self.tokenizer is not None
         audio_BxS = np.zeros((rows, num_samples), np.float32)
         audio_paddings_BxS = np.ones((rows, num_samples), np.float32)
         labels_BxU = np.zeros((rows, max_u), np.int32)
@@ -122,8 +124,8 @@ class _Assembler:
                 continue
             ex = self.source[int(i)]
             samples_S = audio.to_float(np.asarray(ex["audio"]))
-            labels = self.labels(int(i), ex)
-            if strict_fit and not self.fits(int(i), len(samples_S), labels, max_u):
+            labels = self.labels(int(i), ex) if with_labels else []
+            if with_labels and strict_fit and not self.fits(int(i), len(samples_S), labels, max_u):
                 continue
             if len(labels) > max_u:  # eval keeps every row; only labels beyond U are lost
                 self.stats.add("labels truncated", f"example {i}: {len(labels)} > {max_u}")
@@ -135,14 +137,15 @@ class _Assembler:
             audio_BxS[row, :n], audio_paddings_BxS[row, :n] = samples_S, 0.0
             labels_BxU[row, : len(labels)], label_paddings_BxU[row, : len(labels)] = labels, 0.0
             valid_B[row], index_B[row] = 1.0, i
-        return {
+        out = {
             "audio": audio.normalize(audio_BxS, audio_paddings_BxS),
             "audio_paddings": audio_paddings_BxS,
-            "labels": labels_BxU,
-            "label_paddings": label_paddings_BxU,
             "valid": valid_B,
             "index": index_B,
         }
+        if with_labels:
+            out.update(labels=labels_BxU, label_paddings=label_paddings_BxU)
+        return out
 
 
 def make_batches(

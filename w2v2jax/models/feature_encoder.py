@@ -6,11 +6,12 @@ Legend: B batch, S samples, T frames, C conv channels, D model width.
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from w2v2jax.frames import SAMPLE_RATE, frame_count, receptive_field
 from w2v2jax.models import activations, axes
 from w2v2jax.models.config import Wav2Vec2Config
 from w2v2jax.models.strided_conv import strided_conv
-from w2v2jax.frames import SAMPLE_RATE, frame_count, receptive_field
 
 
 def frame_paddings(audio_paddings_BxS: jax.Array, num_frames: int, cfg: Wav2Vec2Config):

@@ -13,6 +13,7 @@ import os
 import jax
 import orbax.checkpoint as ocp
 
+from w2v2jax.errors import WorkdirError
 from w2v2jax.models.config import Wav2Vec2Config
 
 # Fields that decide parameter shapes: a workdir that differs in one of them holds another model.
@@ -32,10 +33,6 @@ SHAPE_FIELDS = (
     "max_positions",
     "scan_layers",
 )
-
-
-class WorkdirError(ValueError):
-    """A workdir whose contents do not fit the run asked for; nothing in it is changed."""
 
 
 def save_run_config(workdir: str, model_cfg: Wav2Vec2Config, train_cfg: dict) -> None:

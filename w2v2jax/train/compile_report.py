@@ -8,51 +8,31 @@ compiles ahead of time for that TPU slice from this machine.
 """
 
 import jax
-import jax.numpy as jnp
 
-from w2v2jax.frames import frame_count
-from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC
-from w2v2jax.train import flops, sharding
-from w2v2jax.train.optim import make_optimizer
-from w2v2jax.train.precompile import batch_spec
-from w2v2jax.train.state import param_count, state_shardings
-from w2v2jax.train.step import make_train_step
+from w2v2jax.frames import seconds_to_samples
+from w2v2jax.train import flops, objectives, sharding
+from w2v2jax.train.assembly import assemble
+from w2v2jax.train.precompile import rng_spec
+from w2v2jax.train.state import param_count
 
 
-def abstract_batch(c, cfg, num_samples: int, batch_sh):
-    u = max(int(frame_count(num_samples, cfg)) // 2, 1)
-    return batch_spec(c.batch_size, num_samples, u, batch_sh)
-
-
-def compile_step(c, seconds: float, devices=None):
-    """(compiled step, model config, num_samples) for the config's mesh over `devices`."""
-    from w2v2jax.train.loop import _Ctx, model_config, rules_of
-
-    cfg = model_config(c, c.model.vocab_size if c.model.vocab_size > 0 else 32)
-    mesh = sharding.make_mesh(c.mesh, devices)
-    sharding.check_batch(c.batch_size, mesh, c.grad_accum)
-    rules = rules_of(c)
-    model = Wav2Vec2ForCTC(cfg)
-    tx, schedule = make_optimizer(c)
-    abstract, sh = state_shardings(model, tx, mesh, rules)
-    batch_sh = sharding.batch_sharding(mesh)
-    num_samples = int(seconds * 16000)
-    step = make_train_step(
-        model, tx, schedule, grad_accum=c.grad_accum, zero_infinity=c.zero_infinity
-    )
-    rng = jax.ShapeDtypeStruct((2,), jnp.uint32, sharding=sharding.replicated(mesh))
-    with _Ctx(mesh, rules):
-        lowered = jax.jit(
-            step,
-            in_shardings=(sh, batch_sh, sharding.replicated(mesh)),
-            out_shardings=(sh, sharding.replicated(mesh)),
-            donate_argnums=(0,),
-        ).lower(abstract, abstract_batch(c, cfg, num_samples, batch_sh), rng)
-    return lowered.compile(), cfg, num_samples, abstract
+def compile_step(c, seconds: float, devices=None, objective=None):
+    """(compiled train step, assembly, num_samples): the run's own jitted step, lowered for
+    one bucket of `seconds` on the config's mesh over `devices`."""
+    objective = objective or objectives.build(c)
+    num_samples = seconds_to_samples(seconds)
+    a = assemble(c, objective, devices=devices)
+    batch = a.batch_spec(num_samples, train=True)
+    with a.context():
+        lowered = a.train_step.jitted.lower(
+            a.abstract, batch, rng_spec(sharding.replicated(a.mesh))
+        )
+    return lowered.compile(), a, num_samples
 
 
 def report(c, seconds: float, devices=None) -> str:
-    compiled, cfg, num_samples, abstract = compile_step(c, seconds, devices)
+    compiled, a, num_samples = compile_step(c, seconds, devices)
+    cfg, abstract = a.cfg, a.abstract
     lines = [
         f"devices: {len(devices or jax.devices())} x {(devices or jax.devices())[0].device_kind}",
         f"mesh: {dict(c.mesh)}  batch: {c.batch_size} x {seconds:.1f} s",

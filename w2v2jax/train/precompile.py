@@ -11,7 +11,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 
@@ -33,23 +32,6 @@ class ShapeDispatch:
 
     def __call__(self, *args):
         return self.table.get(_key(args[1]), self.jitted)(*args)
-
-
-def batch_spec(global_rows: int, samples: int, labels: int, sharding) -> dict:
-    """Abstract global batch with the layout of pipeline's batches."""
-
-    def spec(shape, dtype):
-        return jax.ShapeDtypeStruct(shape, dtype, sharding=sharding)
-
-    b = global_rows
-    return {
-        "audio": spec((b, samples), jnp.float32),
-        "audio_paddings": spec((b, samples), jnp.float32),
-        "labels": spec((b, labels), jnp.int32),
-        "label_paddings": spec((b, labels), jnp.float32),
-        "valid": spec((b,), jnp.float32),
-        "index": spec((b,), jnp.int32),
-    }
 
 
 def compile_all(jobs, threads: int = 2) -> float:

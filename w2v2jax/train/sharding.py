@@ -1,7 +1,7 @@
 """Meshes, logical-axis rules and global batches.
 
-The model names its axes (models/axes.py); the config's rules map them onto the mesh axes
-data, fsdp and tensor. Parameters are sharded by rule; the batch is split over data x fsdp.
+The model names its axes (models/axes.py); the config's rules (configs/common.py) map them
+onto the mesh axes data, fsdp and tensor. Parameters are sharded by rule; the batch is split over data x fsdp.
 """
 
 import math
@@ -13,27 +13,11 @@ from jax.experimental import mesh_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-MESH_AXES = ("data", "fsdp", "tensor")
-BATCH_AXES = ("data", "fsdp")
+from w2v2jax.errors import ConfigError
 
-DEFAULT_RULES = (
-    ("batch", BATCH_AXES),
-    ("length", None),
-    ("embed", "fsdp"),
-    ("mlp", "tensor"),
-    ("heads", "tensor"),
-    ("vocab", None),
-    ("conv_out", "tensor"),
-    ("conv_in", None),
-    ("conv_kernel", None),
-    ("norm", None),
-    ("layers", None),
-    ("positions", None),
-)
-
-
-class ConfigError(ValueError):
-    """A configuration that cannot run; raised before anything is compiled."""
+DATA, FSDP, TENSOR = "data", "fsdp", "tensor"
+MESH_AXES = (DATA, FSDP, TENSOR)
+BATCH_AXES = (DATA, FSDP)
 
 
 def mesh_shape(mesh_cfg, num_devices: int) -> tuple[int, int, int]:
@@ -106,3 +90,33 @@ def global_batch(local: dict, mesh: Mesh) -> dict:
     return {
         k: jax.make_array_from_process_local_data(sharding, np.asarray(v)) for k, v in local.items()
     }
+
+
+def rules_of(c) -> tuple:
+    """The config's logical-axis rules as nested tuples (a JSON round trip gives lists)."""
+    rules = tuple((name, tuple(m) if isinstance(m, list) else m) for name, m in c.logical_rules)
+    if not rules:
+        raise ConfigError("logical_rules is empty: start from configs/common.py's sharding_rules()")
+    return rules
+
+
+class MeshRules:
+    """The mesh and logical-axis rules active while tracing, compiling and running steps.
+
+    `jax.set_mesh` replaces the deprecated `with mesh:`; every jitted step gets explicit
+    in/out shardings, so no input arrives unsharded.
+    """
+
+    def __init__(self, mesh: Mesh, rules):
+        self.mesh, self.rules = mesh, rules
+
+    def __enter__(self):
+        self._m = jax.set_mesh(self.mesh)
+        self._m.__enter__()
+        self._r = nn.logical_axis_rules(self.rules)
+        self._r.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._r.__exit__(*exc)
+        self._m.__exit__(*exc)

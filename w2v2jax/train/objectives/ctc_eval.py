@@ -1,14 +1,11 @@
-"""Exact evaluation over whole splits: CTC loss, CER and WER (greedy, optionally beam)."""
+"""Host scoring of CTC eval outputs: loss, CER and WER (greedy, optionally beam), per group."""
 
 import collections
 
-import jax
 import numpy as np
 
-from w2v2jax.ctc.decode import prefix_beam_search
-from w2v2jax.data import pipeline
+from w2v2jax.ctc import prefix_beam_search
 from w2v2jax.train.error_rates import ErrorRates
-from w2v2jax.train.sharding import global_batch
 
 
 def _rows(out):
@@ -24,39 +21,16 @@ def _ids(values, paddings=None):
     return [int(x) for x, p in zip(values, paddings, strict=True) if p == 0]
 
 
-def evaluate_split(
-    eval_fn,
-    params,
-    source,
-    tok,
-    mesh,
-    *,
-    batch_size,
-    boundaries,
-    label_key,
-    frames_fn,
-    groups=None,
-    beam=0,
-):
-    """Metrics of one split: {"loss", "cer", "wer", "count"} plus per-group and beam entries.
+def score_split(outputs, tok, *, groups=None, beam=0) -> dict:
+    """{"loss", "cer", "wer", "count"} plus per-group and beam entries.
 
+    outputs: host dicts of the eval step, one per batch; with beam > 0 they hold log_probs.
     groups: {name: [indices]} to report separately (e.g. the test split's voice groups).
     """
-    ds = pipeline.make_eval_batches(
-        source,
-        tok,
-        batch_size=batch_size // jax.process_count(),
-        bucket_boundaries=boundaries,
-        shard_index=jax.process_index(),
-        shard_count=jax.process_count(),
-        label_key=label_key,
-        frames_fn=frames_fn,
-    )
     group_of = {i: g for g, idx in (groups or {}).items() for i in idx}
     rates = collections.defaultdict(ErrorRates)
     losses = collections.defaultdict(list)
-    for batch in ds:
-        out = jax.device_get(eval_fn(params, global_batch(batch, mesh)))
+    for out in outputs:
         if beam:
             beam_ids, _ = prefix_beam_search(
                 out["log_probs"], out["paddings"], beam_size=beam, num_best=1
@@ -75,12 +49,12 @@ def evaluate_split(
                     rates[name + "/beam"].add(ref, tok.decode(_ids(row["beam_ids"])))
     result = {}
     for name, r in rates.items():
-        prefix = "" if name == "all" else name + "/"
         if name.endswith("/beam"):
             base = name[: -len("/beam")]
             prefix = "" if base == "all" else base + "/"
             result.update({prefix + "beam_cer": r.cer, prefix + "beam_wer": r.wer})
             continue
+        prefix = "" if name == "all" else name + "/"
         result.update(
             {
                 prefix + "cer": r.cer,

@@ -1,0 +1,99 @@
+"""What `w2v2jax --help` and `w2v2jax CMD --help` print: what each command does, its
+flags and an example; `train --help` also lists the config fields with their defaults."""
+
+import textwrap
+
+COMMANDS = {
+    "corpus": (
+        (
+            "Build a dataset folder: synthesize speech with flite and espeak-ng, or read your "
+            "own audio (a LibriSpeech-layout folder or a path<TAB>transcript manifest)."
+        ),
+        ("out", "task", "num_train", "num_valid", "num_test", "seed", "overwrite")
+        + ("from_librispeech", "from_manifest", "valid_from", "test_from"),
+        "w2v2jax corpus --out=runs/corpus-digits --task=digits --num_train=3000",
+    ),
+    "train": (
+        (
+            "Train a model (CTC) on a dataset folder; resumes from the newest checkpoint of "
+            "--workdir. Every config field is overridable as --config.FIELD=VALUE."
+        ),
+        ("config", "workdir", "dry_run", "coordinator_address", "num_processes", "process_id"),
+        (
+            "w2v2jax train --config=w2v2jax/configs/ctc.py:tiny --workdir=runs/tiny "
+            "--config.data_dir=runs/corpus-digits"
+        ),
+    ),
+    "compile": (
+        (
+            "Compile the training step for a config and mesh without data: per-device memory "
+            "and FLOPs of one step."
+        ),
+        ("config", "seconds", "coordinator_address", "num_processes", "process_id"),
+        "w2v2jax compile --config=w2v2jax/configs/ctc.py:base --config.mesh.fsdp=4 --seconds=16",
+    ),
+    "transcribe": (
+        "Transcribe audio files with a trained workdir (or a `w2v2jax convert` output).",
+        ("workdir", "beam", "timestamps"),
+        "w2v2jax transcribe --workdir=runs/demo --beam=8 --timestamps a.wav b.flac",
+    ),
+    "align": (
+        "Force-align a transcript to an audio file: each token's and word's start and end.",
+        ("workdir",),
+        'w2v2jax align --workdir=runs/demo a.wav "three one four"',
+    ),
+    "convert": (
+        (
+            "Convert a transformers save_pretrained folder or a fairseq checkpoint into a "
+            "workdir that transcribe, align and init_from read."
+        ),
+        ("from_hf", "from_fairseq", "out"),
+        "w2v2jax convert --from_hf=wav2vec2-base-960h --out=runs/base-960h",
+    ),
+}
+
+
+def overview() -> str:
+    width = max(map(len, COMMANDS))
+    lines = ["usage: w2v2jax COMMAND [--flags] [ARGS]", "", "commands:"]
+    for name, (what, _, _) in COMMANDS.items():
+        lines.append(f"  {name:<{width}}  {what.split(':')[0].split('. ')[0]}")
+    lines += ["", "w2v2jax COMMAND --help shows a command's flags and an example."]
+    return "\n".join(lines)
+
+
+def command_help(name: str, flag_values) -> str:
+    what, names, example = COMMANDS[name]
+    lines = [f"usage: w2v2jax {name} [--flags]", "", *textwrap.wrap(what, 88), "", "flags:"]
+    for flag in names:
+        f = flag_values[flag]
+        default = "" if f.default in (None, "") else f" (default {f.default})"
+        lines.append(f"  --{flag}: {f.help}{default}")
+    lines += ["", "example:", f"  {example}"]
+    if name == "train":
+        lines += ["", *config_fields()]
+    return "\n".join(lines)
+
+
+def config_fields() -> list[str]:
+    from w2v2jax.configs.ctc import get_config
+    from w2v2jax.models.config import SIZES
+
+    c = get_config("tiny")
+    lines = [
+        f"model sizes (the config's argument): {', '.join(sorted(SIZES))}",
+        "config fields and their defaults (tiny):",
+    ]
+    for key, value in sorted(_flatten(c.to_dict()).items()):
+        lines.append(f"  --config.{key}={value}")
+    return lines
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[prefix + k] = v
+    return out
