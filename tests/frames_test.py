@@ -3,8 +3,8 @@ import pytest
 import torch
 import transformers
 
-from w2v2jax.models.config import get_config
 from w2v2jax.frames import frame_count, hop_length, layer_lengths, receptive_field
+from w2v2jax.models.config import get_config
 
 
 def test_frame_count_equals_transformers_for_all_lengths():

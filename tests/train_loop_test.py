@@ -53,6 +53,7 @@ def _summary(wd):
         return json.load(f)
 
 
+@pytest.mark.slow
 def test_kill9_then_restart_equals_uninterrupted(tiny_corpus, tmp_path):
     ref, killed = str(tmp_path / "ref"), str(tmp_path / "killed")
     env = {**os.environ, "XLA_FLAGS": ""}

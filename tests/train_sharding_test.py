@@ -33,6 +33,7 @@ def single_device_losses(tiny_corpus, tmp_path_factory):
     return _losses(wd)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MESHES))
 def test_mesh_gives_single_device_losses(name, tiny_corpus, tmp_path, single_device_losses):
     assert jax.device_count() == 8
@@ -55,6 +56,7 @@ def test_mesh_gives_single_device_losses(name, tiny_corpus, tmp_path, single_dev
     assert mu_q.sharding.shard_shape(mu_q.shape) == (64 // f, 64 // t)
 
 
+@pytest.mark.slow
 def test_checkpoint_from_one_mesh_continues_on_another(tiny_corpus, tmp_path):
     ref, moved = str(tmp_path / "ref"), str(tmp_path / "moved")
     # A constant schedule, so that stopping at step 2 and extending to 4 changes nothing.

@@ -18,6 +18,7 @@ import soundfile as sf
 from absl import app, flags, logging
 
 from w2v2jax import allocator
+from w2v2jax.frames import SAMPLE_RATE
 
 flags.DEFINE_string("workdir", "runs/demo", "Run folder.")
 flags.DEFINE_string("data_dir", "runs/corpus-digits", "Corpus folder (built if missing).")
@@ -52,7 +53,7 @@ def write_samples(data_dir: str, out_dir: str, count: int = 4) -> list[tuple[str
         for i in idx[: count // len(groups)]:
             ex = test[i]
             path = os.path.join(out_dir, f"test_{i:04d}_{g}.wav")
-            sf.write(path, np.asarray(ex["audio"], np.int16), 16000, subtype="PCM_16")
+            sf.write(path, np.asarray(ex["audio"], np.int16), SAMPLE_RATE, subtype="PCM_16")
             picked.append((path, _s(ex["text"]), g))
     return picked
 
@@ -69,10 +70,10 @@ def long_file_check(data_dir: str, t, out_dir: str, count: int = 12) -> tuple[st
         pieces += [np.asarray(test[i]["audio"], np.int16), gap]
         refs.append(_s(test[i]["text"]))
     path = os.path.join(out_dir, "long_test.wav")
-    sf.write(path, np.concatenate(pieces), 16000, subtype="PCM_16")
+    sf.write(path, np.concatenate(pieces), SAMPLE_RATE, subtype="PCM_16")
     whole, chunked = copy.copy(t), copy.copy(t)  # same weights, other chunking
     whole.chunk = len(np.concatenate(pieces)) + 1
-    chunked.chunk, chunked.context = 8 * 16000, 2 * 16000
+    chunked.chunk, chunked.context = 8 * SAMPLE_RATE, 2 * SAMPLE_RATE
     return " ".join(refs), whole.transcribe(path)[0], chunked.transcribe(path)[0]
 
 

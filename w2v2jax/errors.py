@@ -2,7 +2,7 @@
 every other exception (a bug, jax's own errors) keep its traceback.
 
 Each subclass also derives from the builtin that fits (ValueError, FileNotFoundError, ...),
-so callers that catch those keep working.
+so callers that catch those keep working. Dependency-free: every package may import it.
 """
 
 
@@ -19,12 +19,37 @@ class UsageError(W2V2JaxError, ValueError):
     """A command line that asks for something the command cannot do."""
 
 
-class DataError(W2V2JaxError, FileNotFoundError):
-    """A dataset folder, split or file that is missing or unreadable."""
+class InputError(W2V2JaxError, ValueError):
+    """An input that cannot be processed: audio, a transcript, an argument's value."""
+
+
+class AudioError(InputError):
+    """Audio that cannot be read or used; the message names the file."""
+
+
+class DataError(W2V2JaxError, ValueError):
+    """A dataset, manifest or example that is malformed; the message names it."""
+
+
+class DataNotFoundError(DataError, FileNotFoundError):
+    """A dataset folder, split or file that is missing."""
+
+
+class DatasetExistsError(W2V2JaxError, FileExistsError):
+    """A folder that already holds something other than the dataset asked for."""
+
+
+class CheckpointError(W2V2JaxError, ValueError):
+    """A checkpoint (ours, transformers' or fairseq's) that cannot be read or converted."""
 
 
 class WorkdirError(W2V2JaxError, ValueError):
     """A workdir whose contents do not fit the run asked for; nothing in it is changed."""
+
+
+class SetupError(W2V2JaxError, RuntimeError):
+    """A missing or failing external tool (flite, espeak-ng); the message says how to
+    install it."""
 
 
 class TrainingError(W2V2JaxError, RuntimeError):

@@ -15,12 +15,12 @@ import numpy as np
 
 from w2v2jax.data import audio as audiolib
 from w2v2jax.data import tokenizer as toklib
-from w2v2jax.frames import frame_count, hop_length
+from w2v2jax.errors import InputError
+from w2v2jax.frames import SAMPLE_RATE, frame_count, frame_seconds, hop_length
 from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC, init_params
 from w2v2jax.train import checkpoint
 
-FRAME_SECONDS = 0.02
-PAD_MULTIPLE = 16000  # pad to whole seconds: few shapes, few compilations
+PAD_MULTIPLE = SAMPLE_RATE  # pad to whole seconds: few shapes, few compilations
 
 
 class Transcriber:
@@ -30,8 +30,9 @@ class Transcriber:
         abstract = jax.eval_shape(lambda: init_params(self.cfg, jax.random.PRNGKey(0)))
         self.params, self.step = checkpoint.restore_params(workdir, abstract)
         self.model = Wav2Vec2ForCTC(self.cfg)
-        self.chunk = int(chunk_s * 16000)
-        self.context = int(context_s * 16000)
+        self.chunk = int(chunk_s * SAMPLE_RATE)
+        self.context = int(context_s * SAMPLE_RATE)
+        self.frame_seconds = frame_seconds(self.cfg)
 
     @functools.partial(jax.jit, static_argnums=0)
     def _log_probs(self, params, audio_1xS, paddings_1xS):
@@ -95,9 +96,9 @@ class Transcriber:
         labels = np.asarray([ids], np.int32)
         frames = lp_TxV.shape[0]
         if len(ids) > frames:
-            raise ValueError(
+            raise InputError(
                 f"{len(ids)} tokens cannot be aligned to {frames} frames "
-                f"({frames * FRAME_SECONDS:.2f} s of audio): the transcript is too long"
+                f"({frames * self.frame_seconds:.2f} s of audio): the transcript is too long"
             )
         res = forced_align(
             jnp.asarray(lp_TxV[None]),
@@ -106,15 +107,15 @@ class Transcriber:
             jnp.zeros(labels.shape),
         )
         if not np.isfinite(float(res.scores_B[0])):
-            raise ValueError("no alignment fits: the transcript needs more frames than the audio")
+            raise InputError("no alignment fits: the transcript needs more frames than the audio")
         starts, ends = np.asarray(res.starts_BxU[0]), np.asarray(res.ends_BxU[0])
         tokens = [
-            (self.tok.decode([i]) or "|", s * FRAME_SECONDS, e * FRAME_SECONDS)
+            (self.tok.decode([i]) or "|", s * self.frame_seconds, e * self.frame_seconds)
             for i, s, e in zip(ids, starts, ends, strict=True)
         ]
         delim = self.tok.vocab.get("|")
         words = [
             (self.tok.decode(list(w.ids)), w.start, w.end)
-            for w in word_spans(res, labels, delim, FRAME_SECONDS)[0]
+            for w in word_spans(res, labels, delim, self.frame_seconds)[0]
         ]
         return tokens, words

@@ -5,6 +5,7 @@ import shutil
 
 import jax
 
+from w2v2jax.errors import WorkdirError
 from w2v2jax.models.layout import to_layout
 from w2v2jax.train import checkpoint
 
@@ -12,7 +13,7 @@ from w2v2jax.train import checkpoint
 def write_workdir(cfg, params, out_dir: str, vocab_json: str | None = None) -> str:
     """out_dir/{config.json, checkpoints/0/params[, vocab.json]}; refuses a non-empty out_dir."""
     if os.path.isdir(out_dir) and os.listdir(out_dir):
-        raise FileExistsError(f"{out_dir} is not empty; choose a new --out (nothing was changed)")
+        raise WorkdirError(f"{out_dir} is not empty; choose a new --out (nothing was changed)")
     params = to_layout(jax.device_get(params), cfg)
     checkpoint.save_run_config(
         out_dir, cfg, {"converted": True, "headless": "lm_head" not in params}

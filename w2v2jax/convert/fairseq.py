@@ -16,7 +16,8 @@ cannot be read that way; re-save them once from a trusted environment:
 import argparse
 import re
 
-from w2v2jax.convert.hf import CheckpointError, state_dict_to_params
+from w2v2jax.convert.hf import state_dict_to_params
+from w2v2jax.errors import CheckpointError
 from w2v2jax.models.config import Wav2Vec2Config
 from w2v2jax.models.layout import to_layout
 

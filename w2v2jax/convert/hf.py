@@ -20,15 +20,12 @@ from w2v2jax.convert.keys import (
     ours_to_hf,
     to_torch_layout,
 )
+from w2v2jax.errors import CheckpointError
 from w2v2jax.models.config import Wav2Vec2Config
 from w2v2jax.models.layout import to_layout, unstack_layers
 
 # Heads of other training objectives that an encoder (+ CTC) model does not use.
 IGNORED_PREFIXES = ("quantizer.", "project_hid.", "project_q.", "final_proj.", "label_embs")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be mapped onto the model; the message lists the keys."""
 
 
 def read_state_dict(model_dir: str) -> dict[str, np.ndarray]:
@@ -160,7 +157,7 @@ def from_hf(model_dir: str, **overrides):
 
 def hf_config_dict(cfg: Wav2Vec2Config) -> dict:
     if cfg.posemb != "conv":
-        raise ValueError(
+        raise CheckpointError(
             f"posemb={cfg.posemb!r} has no transformers counterpart; only 'conv' exports to HF."
         )
     d = {k: v for k, v in cfg.to_dict().items() if k not in _OURS_ONLY}

@@ -15,6 +15,9 @@ import numpy as np
 
 from w2v2jax.ctc.checks import check_frames, check_labels
 from w2v2jax.ctc.loss import repeats
+from w2v2jax.frames import frame_seconds
+
+STANDARD_FRAME_SECONDS = frame_seconds()  # 0.02: wav2vec2's 320-sample hop at 16 kHz
 
 # Which predecessor a state came from.
 _STAY, _FROM_BLANK, _FROM_LABEL = 0, 1, 2
@@ -137,7 +140,7 @@ def _spans(label_index_BxT, num_labels):
     return jnp.where(ends_BxU < 0, -1, starts_BxU), ends_BxU
 
 
-def word_spans(alignment, labels_BxU, word_delimiter_id, frame_seconds=0.02):
+def word_spans(alignment, labels_BxU, word_delimiter_id, frame_seconds=STANDARD_FRAME_SECONDS):
     """Words (runs of labels between delimiters) with start and end in seconds, per row."""
     starts_BxU, ends_BxU = np.asarray(alignment.starts_BxU), np.asarray(alignment.ends_BxU)
     labels_BxU = np.asarray(labels_BxU)

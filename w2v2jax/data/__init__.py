@@ -13,7 +13,7 @@ Modules: schema (what a record holds), metadata (facts in metadata.json), writer
 the whole interface.
 """
 
-from w2v2jax.data.audio import AudioError, load_audio
+from w2v2jax.data.audio import load_audio
 from w2v2jax.data.bucketing import (
     batches_per_epoch,
     default_frames,
@@ -32,7 +32,7 @@ from w2v2jax.data.tokenizer import (
     PhonemeTokenizer,
     load,
 )
-from w2v2jax.data.writer import DatasetExistsError
+from w2v2jax.errors import AudioError, DatasetExistsError
 
 __all__ = [
     "AudioError",

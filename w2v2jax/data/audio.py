@@ -13,6 +13,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from w2v2jax.errors import AudioError
 from w2v2jax.frames import SAMPLE_RATE, receptive_field
 
 MIN_SAMPLES = receptive_field()  # 400: one 25 ms frame at 16 kHz; anything shorter gives none
@@ -22,10 +23,6 @@ NORM_EPS = 1e-7  # as Wav2Vec2FeatureExtractor(do_normalize=True)
 # file is damaged, on anything else it means the format itself is not supported.
 _KNOWN_EXTS = {f".{f.lower()}" for f in sf.available_formats()} | {".oga", ".aif", ".opus"}
 _CONVERT_HINT = "convert it, e.g. `ffmpeg -i IN -ac 1 -ar 16000 OUT.flac`"
-
-
-class AudioError(ValueError):
-    """A file that cannot become a training/eval example; the message names it and a fix."""
 
 
 def load_audio(path: str | os.PathLike) -> np.ndarray:

@@ -23,6 +23,7 @@ from absl import logging
 from w2v2jax import frames
 from w2v2jax.data import metadata
 from w2v2jax.data.audio import MIN_SAMPLES
+from w2v2jax.errors import ConfigError
 
 
 def default_frames(num_samples: int) -> int:
@@ -44,7 +45,7 @@ def source_lengths(source) -> np.ndarray:
         lengths = [np.asarray(source[i]["audio"]).shape[0] for i in range(len(source))]
     lengths = np.asarray(lengths, dtype=np.int64)
     if lengths.shape != (len(source),):
-        raise ValueError(f"lengths has shape {lengths.shape}; the source has {len(source)} items")
+        raise ConfigError(f"lengths has shape {lengths.shape}; the source has {len(source)} items")
     return lengths
 
 
@@ -66,7 +67,7 @@ def fit_boundaries(lengths, count: int, grid: int = 800, max_samples: int | None
     if max_samples is not None:
         lengths = lengths[lengths <= max_samples]
     if count < 1 or not len(lengths):
-        raise ValueError(f"cannot fit {count} bucket boundaries to {len(lengths)} usable lengths")
+        raise ConfigError(f"cannot fit {count} bucket boundaries to {len(lengths)} usable lengths")
     lengths = np.sort(lengths)
     cand = np.unique(-(-lengths // grid) * grid)  # each length rounded up to the grid
     below = np.searchsorted(lengths, cand, side="right")  # examples each candidate holds
@@ -92,7 +93,7 @@ def check_boundaries(boundaries) -> list[int]:
     """The boundaries as ints, or a ValueError saying what a valid list looks like."""
     b = [int(x) for x in boundaries]
     if not b or b != sorted(set(b)) or b[0] < MIN_SAMPLES:
-        raise ValueError(
+        raise ConfigError(
             f"bucket_boundaries must be increasing sample counts >= "
             f"{MIN_SAMPLES}; got {list(boundaries)}"
         )

@@ -28,6 +28,7 @@ import tensorflow_datasets as tfds
 from absl import logging
 
 from w2v2jax.data import audio, schema, synth, tokenizer, workers, writer
+from w2v2jax.errors import DataError, DataNotFoundError
 from w2v2jax.frames import SAMPLE_RATE
 
 
@@ -43,7 +44,7 @@ def librispeech_entries(root: str | os.PathLike) -> list[Entry]:
     """Entries of a LibriSpeech-layout folder, sorted by transcript file then line."""
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: no such folder")
+        raise DataNotFoundError(f"{root}: no such folder")
     entries = []
     for trans in sorted(root.rglob("*.trans.txt")):
         for n, line in enumerate(trans.read_text(encoding="utf-8").splitlines(), 1):
@@ -51,15 +52,15 @@ def librispeech_entries(root: str | os.PathLike) -> list[Entry]:
                 continue
             utt, _, text = line.strip().partition(" ")
             if not text.strip():
-                raise ValueError(f"{trans}:{n}: expected '<utterance id> <transcript>'")
+                raise DataError(f"{trans}:{n}: expected '<utterance id> <transcript>'")
             found = [p for p in trans.parent.glob(f"{utt}.*") if not p.name.endswith(".txt")]
             if not found:
-                raise FileNotFoundError(
+                raise DataNotFoundError(
                     f"{trans}:{n}: no audio file {trans.parent}/{utt}.* for this transcript line"
                 )
             entries.append(Entry(utt, str(found[0]), text.strip(), utt.split("-")[0]))
     if not entries:
-        raise ValueError(
+        raise DataError(
             f"{root}: no *.trans.txt transcripts found; expected the LibriSpeech "
             "layout speaker/chapter/*.flac + *.trans.txt, or pass a .tsv manifest"
         )
@@ -77,12 +78,12 @@ def manifest_entries(tsv: str | os.PathLike) -> list[Entry]:
         if n == 1 and fields[:2] == ["path", "transcript"]:
             continue
         if len(fields) < 2 or not fields[1].strip():
-            raise ValueError(f"{tsv}:{n}: expected 'path<TAB>transcript', got {line!r}")
+            raise DataError(f"{tsv}:{n}: expected 'path<TAB>transcript', got {line!r}")
         path = (tsv.parent / fields[0]).resolve()
         speaker = fields[2].strip() if len(fields) > 2 else path.parent.name
         entries.append(Entry(fields[0], str(path), fields[1].strip(), speaker))
     if not entries:
-        raise ValueError(f"{tsv}: the manifest lists no utterances")
+        raise DataError(f"{tsv}: the manifest lists no utterances")
     return entries
 
 

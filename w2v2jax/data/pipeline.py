@@ -47,6 +47,7 @@ from absl import logging
 
 from w2v2jax.data import audio, bucketing
 from w2v2jax.data.bucketing import default_frames
+from w2v2jax.errors import DataError
 
 _LOG_FIRST = 5  # skipped examples logged one by one before only counting
 
@@ -78,7 +79,7 @@ class _Assembler:
 
     def labels(self, index: int, ex: dict) -> list[int]:
         if self.label_key not in ex:
-            raise ValueError(
+            raise DataError(
                 f"example {index} has no {self.label_key!r} field (it has "
                 f"{sorted(ex)}); pass label_key= one of those"
             )
@@ -87,7 +88,7 @@ class _Assembler:
         try:
             return self.tokenizer.encode(text)
         except ValueError as e:
-            raise ValueError(f"example {index} ({ex.get('id', '')}): {e}") from e
+            raise DataError(f"example {index} ({ex.get('id', '')}): {e}") from e
 
     def fits(self, index: int, num_samples: int, labels: list[int], max_u: int) -> bool:
         if not labels:
@@ -179,13 +180,13 @@ def make_batches(
     """
     boundaries = bucketing.check_boundaries(bucket_boundaries)
     if not 0 <= shard_index < shard_count:
-        raise ValueError(f"shard_index {shard_index} must be in [0, {shard_count})")
+        raise DataError(f"shard_index {shard_index} must be in [0, {shard_count})")
     lengths = _lengths(source, lengths)
     bucket_of = bucketing.assign_buckets(lengths, boundaries)
     bucketing.log_length_skips(lengths, boundaries)
     plan = bucketing.TrainPlan(bucket_of, batch_size * shard_count, seed, shuffle)
     if plan.batches_per_epoch == 0:
-        raise ValueError(
+        raise DataError(
             f"no bucket holds {batch_size * shard_count} examples "
             f"(batch_size x shard_count) of the {len(bucket_of)}; use a smaller "
             "batch_size, fewer buckets or more data"

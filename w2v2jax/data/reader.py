@@ -18,6 +18,7 @@ import tensorflow_datasets as tfds
 from absl import logging
 
 from w2v2jax.data import metadata, tokenizer
+from w2v2jax.errors import DataNotFoundError
 
 
 class SplitSource:
@@ -30,7 +31,9 @@ class SplitSource:
     def __init__(self, path: str | os.PathLike, split: str):
         builder = tfds.builder_from_directory(os.fspath(path))
         if split not in builder.info.splits:
-            raise ValueError(f"{path} has no split {split!r}; it has {list(builder.info.splits)}")
+            raise DataNotFoundError(
+                f"{path} has no split {split!r}; it has {list(builder.info.splits)}"
+            )
         self.path, self.split = Path(path), split
         self._source = builder.as_data_source(split=split)
         meta = metadata.read(path)

@@ -17,6 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from w2v2jax.data import audio
+from w2v2jax.errors import SetupError
 
 FLITE_TRAIN = ("slt", "rms", "awb")
 FLITE_TEST = ("kal16",)
@@ -78,7 +79,7 @@ def draw_settings(text: str, voice: Voice, rng: np.random.Generator) -> Utteranc
 def check_installed(engines=("flite", "espeak-ng")) -> None:
     missing = [e for e in engines if shutil.which(e) is None]
     if missing:
-        raise RuntimeError(
+        raise SetupError(
             f"{', '.join(missing)} not found; install with "
             f"`apt-get install -y {' '.join(missing)}` (or `make apt`)"
         )
@@ -92,7 +93,7 @@ def _run(cmd: list[str], text: str | None = None) -> bytes:
             cmd, input=stdin, capture_output=True, check=True, timeout=_TIMEOUT_S
         ).stdout
     except subprocess.CalledProcessError as e:
-        raise RuntimeError(f"{' '.join(cmd)!r} failed: {e.stderr.decode(errors='replace')}") from e
+        raise SetupError(f"{' '.join(cmd)!r} failed: {e.stderr.decode(errors='replace')}") from e
 
 
 def synthesize(utt: Utterance) -> np.ndarray:

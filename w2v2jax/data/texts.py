@@ -8,6 +8,8 @@ Held-out splits draw texts disjoint from train (see `draw_texts`).
 
 import numpy as np
 
+from w2v2jax.errors import UsageError
+
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 COMMANDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 
@@ -54,7 +56,7 @@ TASKS = {"digits": digits_text, "words": words_text}
 
 def get_task(task: str):
     if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; choose one of {sorted(TASKS)}")
+        raise UsageError(f"unknown task {task!r}; choose one of {sorted(TASKS)}")
     return TASKS[task]
 
 

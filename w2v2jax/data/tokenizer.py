@@ -16,6 +16,8 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
+from w2v2jax.errors import DataError, InputError
+
 PAD, BOS, EOS, UNK, DELIM = "<pad>", "<s>", "</s>", "<unk>", "|"
 SPECIALS = (PAD, BOS, EOS, UNK, DELIM)
 BLANK_ID, UNK_ID, DELIM_ID = 0, 3, 4
@@ -27,7 +29,7 @@ _ATTACHED = "ːˑ"  # length marks belong to the vowel before them
 _LANG_SWITCH = re.compile(r"\([a-z-]+\)")  # espeak's "(fr)" markers around foreign words
 
 
-class OutOfVocabularyError(ValueError):
+class OutOfVocabularyError(InputError):
     """A transcript holds symbols the vocabulary lacks."""
 
 
@@ -148,7 +150,7 @@ class Tokenizer:
             vocab = json.load(f)
         order = sorted(vocab, key=vocab.get)
         if order[:5] != list(SPECIALS) or [vocab[s] for s in order] != list(range(len(order))):
-            raise ValueError(
+            raise DataError(
                 f"{directory}/vocab.json: expected ids 0..N-1 starting with "
                 f"{list(SPECIALS)}; got {order[:5]}"
             )

@@ -18,10 +18,7 @@ from absl import logging
 from tensorflow_datasets.core.utils import tqdm_utils
 
 from w2v2jax.data import metadata, reader, schema
-
-
-class DatasetExistsError(FileExistsError):
-    """out_dir already holds something other than the requested dataset."""
+from w2v2jax.errors import DatasetExistsError
 
 
 class SpeechBuilder(tfds.core.GeneratorBasedBuilder):

@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from w2v2jax.errors import ConfigError
+
 _RSQRT2 = float(1.0 / np.sqrt(2.0))
 _RSQRT2PI = float(1.0 / np.sqrt(2.0 * np.pi))
 
@@ -63,7 +65,7 @@ ACTIVATIONS = {
 
 def get(name: str):
     if name not in ACTIVATIONS:
-        raise ValueError(f"unsupported activation {name!r}: choose one of {sorted(ACTIVATIONS)}")
+        raise ConfigError(f"unsupported activation {name!r}: choose one of {sorted(ACTIVATIONS)}")
     return ACTIVATIONS[name]
 
 

@@ -7,6 +7,8 @@ counterpart here under the same name, so `from_hf_dict` is a plain field copy.
 import dataclasses
 from typing import Any
 
+from w2v2jax.errors import ConfigError
+
 POSEMBS = ("conv", "sinusoidal", "learned", "rope", "none")
 REMATS = ("none", "full", "dots_saveable")
 
@@ -53,22 +55,22 @@ class Wav2Vec2Config:
 
     def __post_init__(self):
         if self.posemb not in POSEMBS:
-            raise ValueError(f"posemb={self.posemb!r}: choose one of {POSEMBS}")
+            raise ConfigError(f"posemb={self.posemb!r}: choose one of {POSEMBS}")
         if self.remat not in REMATS:
-            raise ValueError(f"remat={self.remat!r}: choose one of {REMATS}")
+            raise ConfigError(f"remat={self.remat!r}: choose one of {REMATS}")
         if self.feat_extract_norm not in ("group", "layer"):
-            raise ValueError(f"feat_extract_norm={self.feat_extract_norm!r}: 'group' or 'layer'")
+            raise ConfigError(f"feat_extract_norm={self.feat_extract_norm!r}: 'group' or 'layer'")
         if self.learned_overflow not in ("error", "clip"):
-            raise ValueError(f"learned_overflow={self.learned_overflow!r}: 'error' or 'clip'")
+            raise ConfigError(f"learned_overflow={self.learned_overflow!r}: 'error' or 'clip'")
         if not len(self.conv_dim) == len(self.conv_stride) == len(self.conv_kernel):
-            raise ValueError("conv_dim, conv_stride and conv_kernel must have the same length")
+            raise ConfigError("conv_dim, conv_stride and conv_kernel must have the same length")
         if self.hidden_size % self.num_attention_heads:
-            raise ValueError(
+            raise ConfigError(
                 f"hidden_size={self.hidden_size} is not divisible by "
                 f"num_attention_heads={self.num_attention_heads}"
             )
         if self.posemb == "conv" and self.hidden_size % self.num_conv_pos_embedding_groups:
-            raise ValueError(
+            raise ConfigError(
                 f"hidden_size={self.hidden_size} is not divisible by "
                 f"num_conv_pos_embedding_groups={self.num_conv_pos_embedding_groups}"
             )
@@ -144,5 +146,5 @@ SIZES["micro"] = {**SIZES["tiny"], **MICRO_SHAPES}
 
 def get_config(size: str = "base", **overrides: Any) -> Wav2Vec2Config:
     if size not in SIZES:
-        raise ValueError(f"unknown model size {size!r}: choose one of {sorted(SIZES)}")
+        raise ConfigError(f"unknown model size {size!r}: choose one of {sorted(SIZES)}")
     return Wav2Vec2Config(**{**SIZES[size], **overrides})

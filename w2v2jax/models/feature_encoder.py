@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from w2v2jax.errors import AudioError
 from w2v2jax.frames import SAMPLE_RATE, frame_count, receptive_field
 from w2v2jax.models import activations, axes
 from w2v2jax.models.config import Wav2Vec2Config
@@ -24,7 +25,7 @@ def frame_paddings(audio_paddings_BxS: jax.Array, num_frames: int, cfg: Wav2Vec2
 def check_length(num_samples: int, cfg: Wav2Vec2Config) -> None:
     field = receptive_field(cfg)
     if num_samples < field:
-        raise ValueError(
+        raise AudioError(
             f"audio has {num_samples} samples, fewer than one frame of the feature encoder "
             f"({field} samples = {1000 * field / SAMPLE_RATE:.0f} ms at 16 kHz). Pad the audio to at "
             f"least {field} samples or drop the example."

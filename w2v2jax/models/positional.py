@@ -12,6 +12,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from w2v2jax.errors import ConfigError, InputError
+from w2v2jax.frames import frame_seconds
 from w2v2jax.models import activations, axes
 from w2v2jax.models.config import Wav2Vec2Config
 
@@ -144,8 +146,8 @@ class LearnedEmbedding(nn.Module):
             (cfg.max_positions, cfg.hidden_size),
         )
         if t > cfg.max_positions and cfg.learned_overflow == "error":
-            raise ValueError(
-                f"input has {t} frames ({t * 0.02:.1f} s) but the learned positional table has "
+            raise InputError(
+                f"input has {t} frames ({t * frame_seconds(cfg):.1f} s) but the learned positional table has "
                 f"{cfg.max_positions} rows: shorten the audio, raise max_positions before "
                 "training, or set learned_overflow='clip' to reuse the last row beyond the table"
             )
@@ -174,4 +176,4 @@ def get_posemb(cfg: Wav2Vec2Config) -> nn.Module | None:
         return LearnedEmbedding(cfg, name="pos_learned")
     if cfg.posemb in ("rope", "none"):
         return None
-    raise ValueError(f"unknown posemb {cfg.posemb!r}: conv, sinusoidal, learned, rope or none")
+    raise ConfigError(f"unknown posemb {cfg.posemb!r}: conv, sinusoidal, learned, rope or none")

@@ -20,7 +20,7 @@ import jax
 from absl import logging
 
 from w2v2jax import data
-from w2v2jax.errors import DataError
+from w2v2jax.errors import DataNotFoundError
 from w2v2jax.frames import SAMPLE_RATE, frame_count, seconds_to_samples
 from w2v2jax.train import sharding
 from w2v2jax.train.objectives import Objective
@@ -41,7 +41,7 @@ def bucket_boundaries(c, train_lengths=None) -> list[int]:
 
 def open_split(c, split: str):
     if not c.data_dir or data.read_params(c.data_dir) is None:
-        raise DataError(
+        raise DataNotFoundError(
             f"data_dir={c.data_dir!r} holds no dataset. Build one first: "
             "w2v2jax corpus --out=DIR --task=digits, then --config.data_dir=DIR"
         )

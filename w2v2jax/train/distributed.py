@@ -8,6 +8,8 @@ import os
 
 import jax
 
+from w2v2jax.errors import UsageError
+
 _ENV_HINTS = (
     "SLURM_NTASKS",
     "TPU_WORKER_HOSTNAMES",
@@ -22,7 +24,7 @@ def initialize(coordinator_address=None, num_processes=None, process_id=None) ->
         return
     if coordinator_address:
         if num_processes is None or process_id is None:
-            raise ValueError("--coordinator_address needs --num_processes and --process_id as well")
+            raise UsageError("--coordinator_address needs --num_processes and --process_id as well")
         jax.distributed.initialize(
             coordinator_address=coordinator_address,
             num_processes=num_processes,

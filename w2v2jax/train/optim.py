@@ -12,6 +12,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from w2v2jax.errors import ConfigError
+
 
 def make_schedule(c) -> optax.Schedule:
     """c: the training config (learning_rate, warmup_steps, total_steps, schedule, ...)."""
@@ -37,7 +39,7 @@ def make_schedule(c) -> optax.Schedule:
         return optax.join_schedules(
             [optax.linear_schedule(0.0, peak, w), optax.constant_schedule(peak)], [w]
         )
-    raise ValueError(f"schedule={c.schedule!r}: cosine, linear, tri_stage or constant")
+    raise ConfigError(f"schedule={c.schedule!r}: cosine, linear, tri_stage or constant")
 
 
 def tri_stage_schedule(peak: float, total: int, fractions, final_ratio: float):

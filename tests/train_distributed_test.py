@@ -39,6 +39,7 @@ def _losses(wd):
     return {r["step"]: r["loss"] for r in read_metrics(wd) if "tokens" in r}
 
 
+@pytest.mark.slow
 def test_two_processes_match_one(tiny_corpus, tmp_path):
     wd = str(tmp_path / "multi")
     addr = f"127.0.0.1:{_free_port()}"
