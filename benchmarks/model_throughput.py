@@ -29,17 +29,14 @@ import torch
 import transformers
 
 from w2v2jax.convert import to_hf
-from w2v2jax.models.config import get_config
-from w2v2jax.frames import frame_count
-from w2v2jax.models.layout import to_layout
-from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC, init_params
+from w2v2jax.frames import SAMPLE_RATE, frame_count
+from w2v2jax.models import Wav2Vec2ForCTC, get_config, init_params, to_layout
 
 try:  # the faster CTC package, written alongside this benchmark
     from w2v2jax.ctc import ctc_loss as ours_ctc_loss
 except ImportError:
     ours_ctc_loss = None
 
-SAMPLE_RATE = 16000
 LR, BETAS, EPS, WEIGHT_DECAY = 1e-5, (0.9, 0.999), 1e-8, 0.01
 VARIANTS = {  # name -> config changes of our model (all compute the same function)
     "plain": {},

@@ -2,10 +2,13 @@
 
     python -m benchmarks.sharded_compile [--model=micro|tiny] [--seconds=6]
 
-Each part of the eval step (forward, + CTC loss, + greedy decode) is lowered and compiled
-for a batch of 8 rows sharded over 8 host devices and, for reference, on one device. XLA's
-SPMD partitioner only runs on the mesh, so the ratio shows what sharding adds to a compile.
-The host devices are forced in main, before jax starts; no accelerator is needed.
+The run is assembled as training assembles it (`w2v2jax.train.assemble` on
+`configs/ctc.py:MODEL`, a batch of 8 rows): its mesh, parameter shardings and abstract eval
+batch. Each part of the eval step (forward, + CTC loss, then the run's own jitted eval step:
+forward + loss + greedy decode) is lowered and compiled on the 8-device mesh and, for
+reference, on one device. XLA's SPMD partitioner only runs on the mesh, so the ratio shows
+what sharding adds to a compile. The host devices are forced in main, before jax starts; no
+accelerator is needed.
 """
 
 import os
@@ -13,53 +16,54 @@ import time
 
 from absl import app, flags
 
-flags.DEFINE_enum("model", "micro", ["micro", "tiny"], "Model shapes.")
+flags.DEFINE_enum("model", "micro", ["micro", "tiny"], "Model size (configs/ctc.py:MODEL).")
 flags.DEFINE_float("seconds", 6.0, "Audio length of the batch.")
 FLAGS = flags.FLAGS
-PARTS = ("forward", "forward + loss", "forward + loss + greedy")
-ROWS, LABELS = 8, 150
+PARTS = ("forward", "forward + loss", "eval step (forward + loss + greedy)")
+ROWS = 8
 
 
-def compile_seconds(model, part: str, devices) -> float:
+def assemble_on(devices):
+    """The run's assembly (no data: a 32-symbol vocabulary) on these devices."""
+    from w2v2jax.configs.ctc import get_config
+    from w2v2jax.train import assemble, objectives
+
+    c = get_config(FLAGS.model)
+    c.batch_size = ROWS
+    return assemble(c, objectives.build(c), devices=devices)
+
+
+def probe_step(run, part: str):
+    """The eval step cut after `part`, jitted with the run's shardings."""
     import jax
-    import jax.numpy as jnp
-    import numpy as np
-    from jax.sharding import Mesh, NamedSharding
-    from jax.sharding import PartitionSpec as P
 
-    from w2v2jax.ctc import ctc_loss, greedy_decode
-
-    mesh = Mesh(np.array(devices), ("data",))
-    rep, rows = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
-    samples = int(FLAGS.seconds * 16000)
-    params = jax.eval_shape(
-        lambda: model.init(jax.random.PRNGKey(0), jnp.zeros((1, 400)), jnp.zeros((1, 400)))
-    )["params"]
-    params = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=rep), params)
-
-    def spec(shape, dtype):
-        return jax.ShapeDtypeStruct(shape, dtype, sharding=rows)
-
-    batch = {
-        "audio": spec((ROWS, samples), jnp.float32),
-        "audio_paddings": spec((ROWS, samples), jnp.float32),
-        "labels": spec((ROWS, LABELS), jnp.int32),
-        "label_paddings": spec((ROWS, LABELS), jnp.float32),
-    }
+    from w2v2jax.ctc import ctc_loss
+    from w2v2jax.train import sharding
 
     def step(params, batch):
-        logits, pads = model.apply(
+        logits, pads = run.model.apply(
             {"params": params}, batch["audio"], batch["audio_paddings"], deterministic=True
         )
         out = {"log_probs": jax.nn.log_softmax(logits, -1)}
         if "loss" in part:
             out["loss"] = ctc_loss(logits, pads, batch["labels"], batch["label_paddings"])
-        if "greedy" in part:
-            out["ids"] = greedy_decode(logits, pads)
         return out
 
+    return jax.jit(
+        step,
+        in_shardings=(run.shardings["params"], sharding.batch_sharding(run.mesh)),
+        out_shardings=sharding.replicated(run.mesh),
+    )
+
+
+def compile_seconds(run, part: str) -> float:
+    from w2v2jax.frames import seconds_to_samples
+
+    step = run.eval_step.jitted if part == PARTS[-1] else probe_step(run, part)
+    args = (run.abstract["params"], run.batch_spec(seconds_to_samples(FLAGS.seconds), train=False))
     t0 = time.perf_counter()
-    jax.jit(step, in_shardings=(rep, rows), out_shardings=rep).lower(params, batch).compile()
+    with run.context():
+        step.lower(*args).compile()
     return time.perf_counter() - t0
 
 
@@ -70,21 +74,16 @@ def main(_):
     )
     import jax
 
-    from w2v2jax.models.config import MICRO_SHAPES, get_config
-    from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC
-
-    overrides = MICRO_SHAPES if FLAGS.model == "micro" else {}
-    model = Wav2Vec2ForCTC(get_config("tiny", **{**overrides, "vocab_size": 32}))
     devices = jax.devices()
+    one, mesh = assemble_on(devices[:1]), assemble_on(devices[:8])
     print(
         f"eval step compile, {FLAGS.model} model, {ROWS} x {FLAGS.seconds:g} s, jax {jax.__version__}"
     )
     print("| part | 1 device s | 8-device mesh s | mesh/one |")
     print("|---|---:|---:|---:|")
     for part in PARTS:
-        one = compile_seconds(model, part, devices[:1])
-        mesh = compile_seconds(model, part, devices[:8])
-        print(f"| {part} | {one:.1f} | {mesh:.1f} | {mesh / one:.1f}x |", flush=True)
+        t_one, t_mesh = compile_seconds(one, part), compile_seconds(mesh, part)
+        print(f"| {part} | {t_one:.1f} | {t_mesh:.1f} | {t_mesh / t_one:.1f}x |", flush=True)
 
 
 if __name__ == "__main__":

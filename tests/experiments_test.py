@@ -3,7 +3,8 @@ from one of its trained runs. Checks that each file is written and holds what is
 
 Both commands run as subprocesses, as a user runs them (`python -m ...` from the repository
 root), on one CPU device: the 8 host devices conftest sets up for the sharding tests would
-only split these micro batches eight ways.
+only split these micro batches eight ways. Those tests are slow (the quick ablation trains
+first); the tests of the ablation's configs (its modes are config overrides) are not.
 """
 
 import csv
@@ -15,8 +16,13 @@ import sys
 import numpy as np
 import pytest
 
+from w2v2jax.models import POSEMBS as SCHEMES
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCHEMES = ("conv", "sinusoidal", "learned", "rope", "none")
+# `experiments` is a folder of the repository, not of the installed package: the config
+# tests import it from here (appended, so the installed w2v2jax still comes first).
+if ROOT not in sys.path:
+    sys.path.append(ROOT)
 
 
 def _run(*args: str) -> str:
@@ -54,6 +60,101 @@ def _check_pdf(path: str) -> None:
     assert head == b"%PDF-" and os.path.getsize(path) > 2000, path
 
 
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k: v})
+    return out
+
+
+def _assert_same_fields(c, want: dict) -> None:
+    got, want = _flat(c.to_dict()), _flat(want)
+    assert sorted(got) == sorted(want)
+    for key in want:
+        assert (got[key], type(got[key])) == (want[key], type(want[key])), key
+
+
+# What the ablation set on get_config("tiny") before its modes were config overrides
+# (make_config and the Mode fields of experiments/positional_ablation/run.py at a86e4b1).
+OLD_FULL = {
+    "num_buckets": 0,
+    "bucket_seconds": (1.0, 1.5, 2.0, 3.0),
+    "total_steps": 600,
+    "warmup_steps": 150,  # min(150, 600 // 2)
+    "learning_rate": 1e-3,
+    "batch_size": 16,
+    "eval_every": 100,
+    "checkpoint_every": 600,  # total_steps: one checkpoint, at the end
+    "log_every": 10,
+}
+OLD_QUICK = {
+    **OLD_FULL,
+    "bucket_seconds": (3.0,),
+    "total_steps": 24,
+    "warmup_steps": 4,  # min(4, 24 // 2)
+    "learning_rate": 2e-3,
+    "batch_size": 8,
+    "eval_every": 8,
+    "checkpoint_every": 24,
+}
+OLD_MICRO = {  # the quick mode's model: these shapes on tiny's model
+    "conv_dim": (32,) * 7,
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 128,
+    "num_conv_pos_embeddings": 16,
+    "num_conv_pos_embedding_groups": 4,
+}
+OLD_LEARNED = {"max_positions": 149, "learned_overflow": "clip"}  # the frames of 3 s
+
+
+def _old_config(fields: dict, model: dict, scheme: str, seed: int, data_dir: str) -> dict:
+    from w2v2jax.configs.ctc import get_config
+
+    want = get_config("tiny").to_dict()
+    want.update(fields, seed=seed, data_dir=data_dir)
+    want["model"].update(model, posemb=scheme, **(OLD_LEARNED if scheme == "learned" else {}))
+    return want
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_full_mode_trains_the_config_it_always_did(scheme):
+    from experiments.positional_ablation import run
+
+    c = run.make_config(run.FULL, scheme, 2, "/data/corpus")
+    _assert_same_fields(c, _old_config(OLD_FULL, {}, scheme, 2, "/data/corpus"))
+
+
+@pytest.mark.parametrize("scheme", ["conv", "learned"])
+def test_quick_mode_is_the_micro_config(scheme):
+    from experiments.positional_ablation import run
+
+    assert run.QUICK.size == "micro"
+    c = run.make_config(run.QUICK, scheme, 0, "corpus")
+    _assert_same_fields(c, _old_config(OLD_QUICK, OLD_MICRO, scheme, 0, "corpus"))
+
+
+def test_steps_flag_shortens_warmup_and_moves_the_checkpoint():
+    from experiments.positional_ablation import run
+
+    c = run.make_config(run.FULL, "rope", 0, "corpus", steps=50)
+    assert (c.total_steps, c.warmup_steps, c.checkpoint_every) == (50, 25, 50)
+    c = run.make_config(run.FULL, "rope", 0, "corpus", steps=1000)
+    assert (c.total_steps, c.warmup_steps, c.checkpoint_every) == (1000, 150, 1000)
+
+
+def test_override_sets_dotted_keys_and_refuses_unknown_ones():
+    from experiments.positional_ablation import run
+    from w2v2jax.configs.ctc import get_config
+
+    c = run.override(get_config("tiny"), {"model.posemb": "rope", "total_steps": 7})
+    assert (c.model.posemb, c.total_steps) == ("rope", 7)
+    for key in ("model.posembs", "total_step", "optim.lr"):
+        with pytest.raises(KeyError):
+            run.override(get_config("tiny"), {key: 1})
+
+
 @pytest.fixture(scope="module")
 def ablation(tmp_path_factory):
     if not (_which("flite") and _which("espeak-ng")):
@@ -77,6 +178,7 @@ def _which(name):
     return shutil.which(name)
 
 
+@pytest.mark.slow  # trains the quick ablation (5 schemes) first: minutes on 2 cores
 def test_quick_ablation_writes_every_file(ablation):
     root, stdout = ablation
     out = os.path.join(root, "out")
@@ -125,6 +227,7 @@ def figures(ablation, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # needs the quick ablation's conv run
 def test_figures_are_written_and_not_blank(figures):
     for name in FIGURES:
         _check_png(os.path.join(figures, name + ".png"))
@@ -132,6 +235,7 @@ def test_figures_are_written_and_not_blank(figures):
         assert len(_rows(os.path.join(figures, name + ".csv"))) > 0, name
 
 
+@pytest.mark.slow  # needs the quick ablation's conv run
 def test_figure_csvs_hold_the_plotted_numbers(figures):
     from w2v2jax.models.positional import sinusoid_table
 

@@ -11,11 +11,10 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 
 from experiments.figures.output import save
-from w2v2jax.frames import hop_length, layer_lengths, receptive_field
-from w2v2jax.models.feature_encoder import FeatureEncoder
+from w2v2jax.frames import SAMPLE_RATE, hop_length, layer_lengths, receptive_field
+from w2v2jax.models import FeatureEncoder
 
 WINDOW = 400
-SAMPLE_RATE = 16000
 
 
 def measured_lengths(cfg, num_samples: int = WINDOW) -> list[int]:

@@ -1,12 +1,13 @@
 """Where every figure goes: NAME.png and NAME.pdf, with the plotted numbers in NAME.csv."""
 
-import csv
 import os
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on the machines this runs on
 import matplotlib.pyplot as plt
+
+from experiments.csv_rows import write_csv
 
 
 def save(fig, out: str, name: str, rows: list[dict], extra: dict | None = None) -> list[str]:
@@ -24,13 +25,3 @@ def save(fig, out: str, name: str, rows: list[dict], extra: dict | None = None) 
         write_csv(path, data)
         paths.append(path)
     return paths
-
-
-def write_csv(path: str, rows: list[dict]) -> None:
-    keys = []
-    for r in rows:
-        keys += [k for k in r if k not in keys]
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        w.writerows(rows)

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from experiments.figures.output import save
-from w2v2jax.models.positional import sinusoid_table
+from w2v2jax.models import sinusoid_table
 
 MAX_OFFSET = 50
 CENTER = 100  # reference position t; PE_t.PE_{t+k} does not depend on it, projections may

@@ -7,7 +7,7 @@ PE[p, 2i] = sin(p / 10000^(2i/D)), PE[p, 2i+1] = cos(same): low dimensions turn 
 import matplotlib.pyplot as plt
 
 from experiments.figures.output import save
-from w2v2jax.models.positional import sinusoid_table
+from w2v2jax.models import sinusoid_table
 
 POSITIONS = 200  # frames: 4 s of audio at 20 ms
 

@@ -24,7 +24,7 @@ flags.DEFINE_string(
 )
 flags.DEFINE_integer("seeds", None, "Seeds per scheme (0, 1, ...); default: the mode's.")
 flags.DEFINE_integer("steps", None, "Training steps per run; default: the mode's.")
-flags.DEFINE_list("schemes", None, "Subset of conv,sinusoidal,learned,rope,none.")
+flags.DEFINE_list("schemes", None, "Subset of w2v2jax.models.POSEMBS (default: all).")
 FLAGS = flags.FLAGS
 
 
@@ -32,13 +32,14 @@ def main(_):
     import jax
 
     from experiments.positional_ablation import lengths, plots, run
-    from w2v2jax.data import corpus
+    from w2v2jax.data import build_corpus
+    from w2v2jax.models import POSEMBS
 
     mode = run.QUICK if FLAGS.quick else run.FULL
-    schemes = FLAGS.schemes or list(run.SCHEMES)
-    unknown = set(schemes) - set(run.SCHEMES)
+    schemes = FLAGS.schemes or list(POSEMBS)
+    unknown = set(schemes) - set(POSEMBS)
     if unknown:
-        raise app.UsageError(f"unknown schemes {sorted(unknown)}; choose from {run.SCHEMES}")
+        raise app.UsageError(f"unknown schemes {sorted(unknown)}; choose from {POSEMBS}")
     seeds = range(FLAGS.seeds if FLAGS.seeds is not None else mode.seeds)
     out = os.path.abspath(FLAGS.out)
     # Checkpoints and the corpus stay out of --out, which may be a folder under git.
@@ -49,7 +50,7 @@ def main(_):
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
     t0 = time.time()
     data_dir = FLAGS.data_dir or f"runs/corpus-ablation-{mode.name}"
-    data_dir = str(corpus.build_corpus(data_dir, **mode.corpus))
+    data_dir = str(build_corpus(data_dir, **mode.corpus))
     long_set = lengths.build_long_set(
         data_dir, run.TRAIN_S, run.FACTOR, mode.long_per_bin, seed=mode.corpus["seed"]
     )
@@ -72,8 +73,9 @@ def main(_):
         "mode": mode.name,
         "schemes": schemes,
         "seeds": list(seeds),
-        "steps": FLAGS.steps or mode.total_steps,
-        "model": mode.model,
+        "steps": FLAGS.steps or mode.config["total_steps"],
+        "config": f"w2v2jax/configs/ctc.py:{mode.size}",
+        "overrides": mode.config,
         "corpus": mode.corpus,
         "long_set": {
             b: sum(x["bin"] == hi for x in long_set)

@@ -9,10 +9,8 @@ spaces. Bins are (0, 3], (3, 6], (6, 9], (9, 12] s for a 3 s training length.
 import numpy as np
 
 from w2v2jax.data import load_split
-from w2v2jax.train.evaluate import evaluate_split
-from w2v2jax.train.loop import frames_fn
+from w2v2jax.frames import SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 GAP_S = 0.2
 
 
@@ -86,23 +84,11 @@ def _join(examples, gap, hi_s, id_):
     }
 
 
-def evaluate_long(trainer, params, long_set: LongSet) -> dict[str, dict]:
-    """Greedy CER/WER per length bin with the run's own eval step; {bin name: metrics}."""
-    c = trainer.c
+def evaluate_long(assembly, params, long_set: LongSet) -> dict[str, dict]:
+    """Greedy CER/WER per length bin with the run's own eval step (`trainer.assembly`), one
+    bucket per bin; {bin name: metrics}."""
     boundaries = [int(hi * SAMPLE_RATE) for hi in long_set.bins]
-    with trainer.ctx():
-        res = evaluate_split(
-            trainer.eval_step,
-            params,
-            long_set,
-            trainer.tok,
-            trainer.mesh,
-            batch_size=c.batch_size,
-            boundaries=boundaries,
-            label_key="text",
-            frames_fn=frames_fn(trainer.cfg),
-            groups=long_set.groups(),
-        )
+    res = assembly.evaluate(params, long_set, groups=long_set.groups(), boundaries=boundaries)
     out = {}
     for hi in long_set.bins:
         name = bin_name(hi)

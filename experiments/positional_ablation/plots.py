@@ -1,6 +1,5 @@
 """The sweep's outputs: CSVs of every run, the two plots (drawn from those CSVs) and the table."""
 
-import csv
 import math
 import os
 
@@ -10,28 +9,14 @@ matplotlib.use("Agg")  # files only; no display on the machines this runs on
 import matplotlib.pyplot as plt
 import numpy as np
 
-COLORS = {
-    "conv": "tab:blue",
-    "sinusoidal": "tab:orange",
-    "learned": "tab:green",
-    "rope": "tab:red",
-    "none": "tab:gray",
-}
+from experiments.csv_rows import read_csv, write_csv
+from w2v2jax.models import POSEMBS
 
-
-def write_csv(path: str, rows: list[dict]) -> None:
-    keys = []
-    for r in rows:
-        keys += [k for k in r if k not in keys]
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        w.writerows(rows)
-
-
-def read_csv(path: str) -> list[dict]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+# One colour per scheme, in POSEMBS' order (conv blue, sinusoidal orange, learned green,
+# rope red, none gray); a new scheme fails here until it has one.
+COLORS = dict(
+    zip(POSEMBS, ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:gray"), strict=True)
+)
 
 
 def _by_scheme(rows, schemes):

@@ -5,9 +5,14 @@ Training sees only utterances up to TRAIN_S, the largest bucket (longer ones are
 and counted), so every scheme meets at most `train_frames` positions in training; evaluation
 then runs on held-out texts (validation), held-out voices (test) and on concatenations up
 to FACTOR x the training length (lengths.py).
+
+A mode is a training config, `w2v2jax/configs/ctc.py:SIZE` with a few overrides (the
+`--config.KEY=VALUE` of `w2v2jax train`), plus what is not a config field: the corpus, the
+number of seeds and the size of the length set.
 """
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -17,17 +22,12 @@ import jax
 
 from experiments.positional_ablation import lengths
 from w2v2jax.configs.ctc import get_config
-from w2v2jax.models.config import MICRO_SHAPES
-from w2v2jax.frames import frame_count
-from w2v2jax.train import loop
-from w2v2jax.train.metrics import read_metrics
+from w2v2jax.data import load_split
+from w2v2jax.frames import SAMPLE_RATE, frame_count, seconds_to_samples
+from w2v2jax.train import Trainer, TrainingError, read_metrics
 
-SCHEMES = ("conv", "sinusoidal", "learned", "rope", "none")
 TRAIN_S = 3.0  # training length: the largest bucket (longer utterances are skipped)
 FACTOR = 4  # longest evaluation: FACTOR x TRAIN_S
-
-
-MICRO = MICRO_SHAPES  # dropout and masking as tiny
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,17 +35,15 @@ class Mode:
     """Everything a sweep holds fixed across schemes."""
 
     name: str
-    model: dict  # overrides of get_config("tiny").model
-    corpus: dict  # build_corpus sizes
-    buckets: tuple  # training bucket lengths (s); the largest is the training length
-    total_steps: int
-    warmup_steps: int
-    learning_rate: float
-    batch_size: int
-    eval_every: int
+    size: str  # the config's argument (configs/ctc.py:SIZE): "tiny" or "micro"
+    config: dict  # flat dotted keys -> values, set by `override`
+    corpus: dict  # build_corpus arguments
     seeds: int
     long_per_bin: int
 
+
+# Every run: buckets are the mode's bucket_seconds (not fitted to the training lengths).
+SHARED = {"num_buckets": 0, "log_every": 10}
 
 # The tiny model of the demo (4 x 256 post-LN, 128-ch CNN, conv posemb of 128 taps in 16
 # groups) with the demo's optimiser, on a schedule half as long: the demo reaches ~13%
@@ -53,57 +51,67 @@ class Mode:
 # well off CTC's all-blank plateau, where position can matter.
 FULL = Mode(
     name="full",
-    model={},
+    size="tiny",
+    config={
+        **SHARED,
+        "bucket_seconds": (1.0, 1.5, 2.0, 3.0),
+        "total_steps": 600,
+        "warmup_steps": 150,
+        "learning_rate": 1e-3,
+        "batch_size": 16,
+        "eval_every": 100,
+    },
     corpus={"task": "digits", "num_train": 3000, "num_valid": 200, "num_test": 200, "seed": 0},
-    buckets=(1.0, 1.5, 2.0, 3.0),
-    total_steps=600,
-    warmup_steps=150,
-    learning_rate=1e-3,
-    batch_size=16,
-    eval_every=100,
     seeds=3,
     long_per_bin=32,
 )
-# Checks the machinery in minutes, not the claims (24 steps: every CER is ~100%).
+# Checks the machinery in minutes, not the claims (24 steps: every CER is ~100%). The micro
+# model: tiny's dropout and masking, micro shapes.
 QUICK = Mode(
     name="quick",
-    model=MICRO,
+    size="micro",
+    config={
+        **SHARED,
+        "bucket_seconds": (3.0,),  # one bucket: one train-step compilation per scheme
+        "total_steps": 24,
+        "warmup_steps": 4,
+        "learning_rate": 2e-3,
+        "batch_size": 8,
+        "eval_every": 8,
+    },
     corpus={"task": "digits", "num_train": 96, "num_valid": 16, "num_test": 16, "seed": 0},
-    buckets=(3.0,),  # one bucket: one train-step compilation per scheme
-    total_steps=24,
-    warmup_steps=4,
-    learning_rate=2e-3,
-    batch_size=8,
-    eval_every=8,
     seeds=1,
     long_per_bin=4,
 )
 
 
-assert FULL.buckets[-1] == QUICK.buckets[-1] == TRAIN_S
+assert FULL.config["bucket_seconds"][-1] == QUICK.config["bucket_seconds"][-1] == TRAIN_S
+
+
+def override(c, changes: dict):
+    """Sets flat dotted keys ("model.posemb") as `--config.model.posemb=rope` does: only
+    fields the config has, each type-checked by ConfigDict. Returns c."""
+    for key, value in changes.items():
+        *parents, leaf = key.split(".")
+        node = functools.reduce(lambda d, k: d[k], parents, c)
+        if leaf not in node:
+            raise KeyError(f"{key}: the config has no such field")
+        node[leaf] = value
+    return c
 
 
 def train_frames(c) -> int:
     """Frames of the longest training input: the learned table's size."""
-    cfg = loop.model_config(c, vocab_size=8)
-    return int(frame_count(int(TRAIN_S * lengths.SAMPLE_RATE), cfg))
+    return int(frame_count(seconds_to_samples(TRAIN_S), c.model))
 
 
 def make_config(mode: Mode, scheme: str, seed: int, data_dir: str, steps: int | None = None):
-    c = get_config("tiny")
-    c.model.update(mode.model)
-    c.model.posemb = scheme
-    c.data_dir = data_dir
-    c.seed = seed
-    c.num_buckets = 0
-    c.bucket_seconds = mode.buckets
-    c.total_steps = steps or mode.total_steps
-    c.warmup_steps = min(mode.warmup_steps, c.total_steps // 2)
-    c.learning_rate = mode.learning_rate
-    c.batch_size = mode.batch_size
-    c.eval_every = mode.eval_every
+    this_run = {"model.posemb": scheme, "data_dir": data_dir, "seed": seed}
+    c = override(get_config(mode.size), {**mode.config, **this_run})
+    if steps:
+        c.total_steps = steps
+    c.warmup_steps = min(c.warmup_steps, c.total_steps // 2)
     c.checkpoint_every = c.total_steps  # one checkpoint, at the end (figures read it)
-    c.log_every = 10
     if scheme == "learned":
         # The choice for positions past the table: a table exactly as long as training
         # inputs, and "clip" (every later frame reuses the last trained row). A longer
@@ -122,10 +130,10 @@ def run_one(c, workdir: str, long_set) -> dict:
     t0 = time.time()
     row = {"scheme": c.model.posemb, "seed": c.seed}
     try:
-        trainer = loop.Trainer(c, workdir)
+        trainer = Trainer(c, workdir)
         summary = trainer.run()
-        by_bin = lengths.evaluate_long(trainer, trainer.state["params"], long_set)
-    except (loop.TrainingError, FloatingPointError) as e:
+        by_bin = lengths.evaluate_long(trainer.assembly, trainer.state["params"], long_set)
+    except (TrainingError, FloatingPointError) as e:
         # A diverged scheme is a result too: recorded, not a crash of the whole sweep.
         row.update(status=f"failed: {str(e).splitlines()[0]}", wall_seconds=time.time() - t0)
         return row
@@ -152,10 +160,8 @@ def run_one(c, workdir: str, long_set) -> dict:
 
 def count_longer(data_dir: str, seconds: float) -> int:
     """Training utterances left out by the one-bucket rule (the pipeline skips them)."""
-    from w2v2jax.data import load_split
-
     train = load_split(data_dir, "train")
-    return int((train.lengths > seconds * lengths.SAMPLE_RATE).sum())
+    return int((train.lengths > seconds * SAMPLE_RATE).sum())
 
 
 def curve(workdir: str) -> list[dict]:
