@@ -5,7 +5,7 @@ import pytest
 from flax import linen as nn
 from hf_reference import SMALL as HF_SMALL
 
-from w2v2jax.models.config import get_config
+from w2v2jax.models.config import POSEMBS, get_config
 from w2v2jax.models.masking import time_mask
 from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC, init_params
 
@@ -16,7 +16,7 @@ def _apply(cfg, params, audio, pads):
     return jax.jit(Wav2Vec2ForCTC(cfg).apply)({"params": params}, audio, pads)
 
 
-@pytest.mark.parametrize("posemb", ["conv", "sinusoidal", "learned", "rope", "none"])
+@pytest.mark.parametrize("posemb", POSEMBS)
 def test_layer_norm_variant_ignores_padded_samples(posemb):
     """Valid-frame outputs do not depend on what the padded samples hold (layer-norm CNN).
 

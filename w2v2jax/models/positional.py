@@ -15,7 +15,7 @@ import numpy as np
 from w2v2jax.errors import ConfigError, InputError
 from w2v2jax.frames import frame_seconds
 from w2v2jax.models import activations, axes
-from w2v2jax.models.config import Wav2Vec2Config
+from w2v2jax.models.config import POSEMBS, Wav2Vec2Config
 
 
 class ConvPositionalEmbedding(nn.Module):
@@ -176,4 +176,4 @@ def get_posemb(cfg: Wav2Vec2Config) -> nn.Module | None:
         return LearnedEmbedding(cfg, name="pos_learned")
     if cfg.posemb in ("rope", "none"):
         return None
-    raise ConfigError(f"unknown posemb {cfg.posemb!r}: conv, sinusoidal, learned, rope or none")
+    raise ConfigError(f"unknown posemb {cfg.posemb!r}: choose one of {POSEMBS}")
