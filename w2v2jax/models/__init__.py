@@ -1,0 +1,54 @@
+"""Wav2Vec2 in Flax: the config, the encoder and its CTC head, their building blocks.
+
+    from w2v2jax.models import Wav2Vec2ForCTC, get_config, init_params
+
+    cfg = get_config("tiny", vocab_size=32)
+    params = init_params(cfg, jax.random.key(0))
+    logits_BxTxV, paddings_BxT = Wav2Vec2ForCTC(cfg).apply({"params": params}, audio, paddings)
+
+Imports nothing outside models/ but the constants module `w2v2jax.frames`.
+"""
+
+from w2v2jax.models import activations, axes
+from w2v2jax.models.config import (
+    MICRO_SHAPES,
+    POSEMBS,
+    REMATS,
+    SIZES,
+    Wav2Vec2Config,
+    get_config,
+)
+from w2v2jax.models.feature_encoder import FeatureEncoder, FeatureProjection
+from w2v2jax.models.layout import stack_layers, to_layout, unstack_layers
+from w2v2jax.models.masking import feature_mask, span_mask, time_mask
+from w2v2jax.models.positional import get_posemb, rope, sinusoid_table
+from w2v2jax.models.strided_conv import strided_conv
+from w2v2jax.models.transformer import Encoder
+from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC, Wav2Vec2Model, init_params
+
+__all__ = [
+    "MICRO_SHAPES",
+    "POSEMBS",
+    "REMATS",
+    "SIZES",
+    "Encoder",
+    "FeatureEncoder",
+    "FeatureProjection",
+    "Wav2Vec2Config",
+    "Wav2Vec2ForCTC",
+    "Wav2Vec2Model",
+    "activations",
+    "axes",
+    "feature_mask",
+    "get_config",
+    "get_posemb",
+    "init_params",
+    "rope",
+    "sinusoid_table",
+    "span_mask",
+    "stack_layers",
+    "strided_conv",
+    "time_mask",
+    "to_layout",
+    "unstack_layers",
+]
