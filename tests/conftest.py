@@ -1,14 +1,33 @@
 import os
-import warnings
 
 # Tests run on the CPU; 8 host devices let the sharding tests build real meshes.
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 import shutil
 
 import pytest
+
+from w2v2jax import compile_cache
+
+# One compilation cache for every test process and every run of the suite, apart from the
+# user's own runs: xdist workers share it under jax's file lock, and subprocesses (the CLI)
+# find it through W2V2JAX_CACHE_DIR. W2V2JAX_COMPILE_CACHE=0 turns it off, to rule it out
+# when a test fails.
+TEST_CACHE_DIR = os.environ.setdefault(
+    "W2V2JAX_TEST_CACHE_DIR", os.path.join(compile_cache.default_dir(), "tests")
+)
+if compile_cache.enable(TEST_CACHE_DIR, min_compile_secs=0.5):
+    os.environ[compile_cache.ENV_DIR] = TEST_CACHE_DIR
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: takes more than ~20 s on 2 CPU cores; `make test-fast` skips it"
+    )
+    # A deprecated call in our own code fails the test that reaches it (jax, flax and
+    # numpy attribute their deprecation warnings to the calling line).
+    config.addinivalue_line("filterwarnings", "error::DeprecationWarning:w2v2jax")
 
 
 @pytest.fixture(scope="session")
