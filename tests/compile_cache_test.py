@@ -63,3 +63,9 @@ def test_default_dir(monkeypatch, tmp_path):
     monkeypatch.delenv(compile_cache.ENV_DIR)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert compile_cache.default_dir() == os.path.join(str(tmp_path), ".cache", "w2v2jax", "jax")
+
+
+def test_an_unwritable_folder_turns_it_off_with_a_warning(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert compile_cache.enable(str(blocker / "cache")) is None

@@ -12,9 +12,8 @@ around every read and write (`filelock`), so no process reads a half-written ent
 evicts the least recently used entries beyond the limit.
 """
 
+import logging
 import os
-
-import jax
 
 ENV_DIR = "W2V2JAX_CACHE_DIR"
 ENV_SWITCH = "W2V2JAX_COMPILE_CACHE"
@@ -30,11 +29,18 @@ def default_dir() -> str:
 def enable(path: str | None = None, min_compile_secs: float = 1.0) -> str | None:
     """Caches every program that took at least `min_compile_secs` to compile, in `path`
     (default: `default_dir()`). Call before the first jit: jax reads these settings once,
-    at its first compile. Returns the folder, or None when W2V2JAX_COMPILE_CACHE=0."""
+    at its first compile. Returns the folder, or None when W2V2JAX_COMPILE_CACHE=0 or the
+    folder cannot be created."""
     if os.environ.get(ENV_SWITCH, "1") == "0":
         return None
+    import jax  # here, not at the top: cli.py may import this before its tcmalloc re-exec
+
     path = os.path.abspath(path or default_dir())
-    os.makedirs(path, exist_ok=True)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:  # a speed-up only: run without it rather than stop
+        logging.getLogger(__name__).warning("compilation cache off: cannot create %s (%s)", path, e)
+        return None
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_secs))
     # -1: cache whatever the size (0 would let jax raise the floor for remote filesystems).
