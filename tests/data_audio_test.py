@@ -3,6 +3,7 @@
 Shape legend: B batch, S samples, C channels.
 """
 
+import logging
 import os
 
 import numpy as np
@@ -120,3 +121,43 @@ def test_rate_and_shortest_input_come_from_the_frame_arithmetic():
     assert audio.SAMPLE_RATE == frames.SAMPLE_RATE == 16000
     assert audio.MIN_SAMPLES == frames.receptive_field() == 400
     assert frames.frame_count(audio.MIN_SAMPLES) == 1 and frames.frame_count(399) == 0
+
+
+@pytest.mark.parametrize(
+    "rate, channels, subtype, cut_frames",
+    [(16000, 1, "PCM_16", 4000), (22050, 2, "FLOAT", 11025), (8000, 1, "PCM_24", 800)],
+)
+def test_a_truncated_wav_is_read_with_a_warning_naming_it(
+    tmp_path, caplog, rate, channels, subtype, cut_frames
+):
+    path = tmp_path / f"cut_{subtype}.wav"
+    sf.write(path, np.tile(_tone(rate, rate)[:, None], (1, channels)), rate, subtype=subtype)
+    frame_bytes = sf.info(path).channels * {"PCM_16": 2, "FLOAT": 4, "PCM_24": 3}[subtype]
+    with open(path, "r+b") as f:  # a copy cut off: the header still announces 1 s
+        f.truncate(os.path.getsize(path) - cut_frames * frame_bytes)
+    with caplog.at_level(logging.WARNING):
+        audio_S = audio.load_audio(path)
+    missing_s = cut_frames / rate
+    assert audio_S.shape == (round((rate - cut_frames) * 16000 / rate),)
+    assert f"{path}: truncated: its header announces {missing_s:.2f} s more audio" in caplog.text
+    assert f"the {1 - missing_s:.2f} s present are used" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        audio.load_audio(path)  # once per file: a source may read it every epoch
+        sf.write(tmp_path / "whole.wav", _tone(rate, rate), rate, subtype=subtype)
+        audio.load_audio(tmp_path / "whole.wav")
+    assert caplog.text == ""
+
+
+def test_open_ended_or_followed_data_chunks_are_not_called_truncated(tmp_path):
+    path = tmp_path / "a.wav"
+    sf.write(path, _tone(16000, 16000), 16000, subtype="PCM_16")
+    whole = path.read_bytes()
+    at = whole.index(b"data") + 4
+    # What a recorder writing to a pipe leaves: "data until the end of the file".
+    path.write_bytes(whole[:at] + b"\xff\xff\xff\xff" + whole[at + 4 :])
+    assert audio.wav_missing_frames(str(path)) == 0
+    path.write_bytes(whole + b"LIST\x04\x00\x00\x00INFO")  # a chunk after the samples
+    assert audio.wav_missing_frames(str(path)) == 0
+    path.write_bytes(whole[:-2])
+    assert audio.wav_missing_frames(str(path)) == 1

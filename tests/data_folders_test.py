@@ -1,4 +1,10 @@
-"""User recordings: LibriSpeech folders and TSV manifests, read directly or built as datasets."""
+"""User recordings: LibriSpeech folders and TSV manifests, read directly or built as datasets,
+and `w2v2jax corpus` from them."""
+
+import hashlib
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -60,8 +66,12 @@ def test_build_dataset_from_folder_and_manifest(tmp_path):
 def test_bad_user_file_named_then_skipped_on_request(tmp_path):
     root = _librispeech(tmp_path / "libri", ["three one", "go"])
     (root / "19" / "198" / "19-198-0001.flac").write_bytes(b"")
-    with pytest.raises(audio.AudioError, match=r"19-198-0001.flac: the file is empty.*skip_bad"):
+    trans = root / "19" / "198" / "19-198.trans.txt"
+    with pytest.raises(audio.AudioError, match=r"19-198-0001.flac: the file is empty") as info:
         folders.build_dataset(tmp_path / "ds", {"train": root}, num_workers=1)
+    assert f"(listed at {trans}:2), or pass --skip_bad_files (skip_bad_files=True)" in str(
+        info.value
+    )
     assert not (tmp_path / "ds").exists()
     path = folders.build_dataset(tmp_path / "ds", {"train": root}, skip_bad_files=True)
     assert [e["id"] for e in (reader.load_split(path, "train")[i] for i in range(3))] == [
@@ -88,3 +98,82 @@ def test_user_dataset_records_its_facts(tmp_path):
     assert tok.vocab == CharTokenizer.from_texts(texts).vocab and "'" in tok.vocab
     test = reader.load_split(path, "test")
     assert reader.group_indices(test) == {"user": [0]}
+
+
+def cli(*args):
+    env = {**os.environ, "XLA_FLAGS": "", "W2V2JAX_DEBUG": ""}
+    return subprocess.run(
+        [sys.executable, "-m", "w2v2jax.cli", "corpus", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def _hashes(folder):
+    return {
+        p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+
+
+def test_corpus_overwrite_never_deletes_the_users_recordings(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    sf.write(mine / "a.wav", 0.1 * np.random.default_rng(0).standard_normal(8000), 16000)
+    (mine / "b.wav").write_bytes(b"")
+    (mine / "list.tsv").write_text("path\ttranscript\na.wav\tgo\nb.wav\tstop\n")
+    before = _hashes(mine)
+    out = cli(f"--out={mine}", f"--from_manifest={mine / 'list.tsv'}", "--overwrite")
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.strip().splitlines()[-1] == (
+        f"w2v2jax corpus: error: {mine} is or holds an input of this build ({mine / 'list.tsv'}),"
+        f" so it is never replaced; write the dataset to a folder of its own (e.g. --out={mine}"
+        "-dataset); nothing was changed"
+    )
+    out = cli(f"--out={tmp_path / 'ds'}", f"--from_manifest={mine / 'list.tsv'}")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert f"b.wav: the file is empty (0 bytes); re-export or remove it (listed at {mine}" in (
+        out.stderr
+    )
+    assert "list.tsv:3), or pass --skip_bad_files" in out.stderr
+    out = cli(
+        f"--out={tmp_path / 'ds'}", f"--from_manifest={mine / 'list.tsv'}", "--skip_bad_files"
+    )
+    assert out.returncode == 0, out.stderr
+    assert len(reader.load_split(tmp_path / "ds", "train")) == 1
+    assert _hashes(mine) == before and sorted(os.listdir(tmp_path)) == ["ds", "mine"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--from_manifest=m.tsv", "--from_librispeech=libri"],
+            (
+                "give --from_librispeech or --from_manifest, not both; the other splits go in "
+                "--valid_from and --test_from"
+            ),
+        ),
+        (
+            ["--valid_from=dev.tsv", "--skip_bad_files"],
+            "--valid_from, --skip_bad_files cannot be used for a synthesized corpus; remove them",
+        ),
+        (
+            ["--from_manifest=m.tsv", "--num_train=5", "--seed=1"],
+            "--num_train, --seed cannot be used for a corpus from your recordings; remove them",
+        ),
+        (
+            ["--from_manifest=m.tsv", "extra.tsv"],
+            "corpus takes no arguments, got ['extra.tsv']; give every input as a flag",
+        ),
+        (["--from_manifest=none.tsv"], "none.tsv: no such folder or manifest file; check the path"),
+    ],
+    ids=["both_sources", "valid_without_source", "synth_flags_with_source", "extra", "missing"],
+)
+def test_corpus_command_lines_that_cannot_be_run(tmp_path, args, message):
+    out = cli(f"--out={tmp_path / 'ds'}", *args)
+    assert out.returncode == 1 and not (tmp_path / "ds").exists()
+    assert out.stderr.strip().splitlines()[-1] == f"w2v2jax corpus: error: {message}"

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import shutil
 
 import grain
@@ -10,6 +11,7 @@ import tensorflow_datasets as tfds
 
 from w2v2jax.data import corpus, metadata, reader
 from w2v2jax.data.tokenizer import CharTokenizer, PhonemeTokenizer
+from w2v2jax.errors import DataError, DataNotFoundError
 
 TINY = {"task": "digits", "num_train": 12, "num_valid": 4, "num_test": 6, "seed": 3}
 SPLITS = ("train", "validation", "test")
@@ -105,3 +107,69 @@ def test_a_dataset_built_before_the_facts_reads_them_from_its_records(tiny, old,
             assert reader.tokenizer_for(old, key).vocab == reader.tokenizer_for(tiny, key).vocab
         assert f"before its '{key}' symbols were recorded" in caplog.text
         assert "build it again with the same arguments" in caplog.text
+
+
+def _damage(path, kind):
+    shard = next(path.glob("*-train.array_record-*"))
+    if kind == "shard_truncated":
+        os.truncate(shard, os.path.getsize(shard) // 2)
+    elif kind == "shard_emptied":
+        os.truncate(shard, 0)
+    elif kind == "shard_deleted":
+        shard.unlink()
+    elif kind == "info_damaged":
+        (path / "dataset_info.json").write_text('{"name": "synth_')
+    elif kind == "info_deleted":
+        (path / "dataset_info.json").unlink()
+    return shard.name
+
+
+@pytest.mark.parametrize(
+    "kind, words",
+    [
+        ("shard_truncated", "train shard {shard} is damaged"),
+        ("shard_emptied", "train shard {shard} is damaged"),
+        ("shard_deleted", "train shard {shard} is missing"),
+        ("info_damaged", "its dataset description is damaged"),
+        ("info_deleted", "holds no dataset"),
+    ],
+)
+def test_a_damaged_dataset_names_its_folder_and_file(tiny, tmp_path, kind, words):
+    path = tmp_path / "damaged"
+    shutil.copytree(tiny, path)
+    shard = _damage(path, kind)
+    with pytest.raises(DataError) as info:
+        src = reader.load_split(path, "train")
+        src.__getitems__([0, 5])
+        [src[i] for i in range(len(src))]
+    message = str(info.value)
+    assert message.startswith(f"{path}") and words.format(shard=shard) in message
+    rebuild = "delete the folder and build it again with the same `w2v2jax corpus` arguments"
+    assert rebuild in message or "build one with `w2v2jax corpus --out=DIR" in message
+
+
+@pytest.mark.parametrize(
+    "kind, words",
+    [
+        ("missing", ": no such dataset folder"),
+        ("empty", " is empty"),
+        ("other_files", " holds no dataset (no dataset_info.json)"),
+        ("a_file", " is a file, not a dataset folder"),
+    ],
+)
+def test_a_folder_that_is_not_a_dataset_is_named(tmp_path, kind, words):
+    path = tmp_path / "data"
+    if kind == "a_file":
+        path.write_text("mine")
+    elif kind != "missing":
+        path.mkdir()
+    if kind == "other_files":
+        (path / "notes.txt").write_text("mine")
+    for read in (reader.load_split, reader.tokenizer_for, reader.split_names):
+        args = (path, "train") if read is reader.load_split else (path,)
+        with pytest.raises(DataNotFoundError) as info:
+            read(*args)
+        assert str(info.value) == (
+            f"{path}{words}; build one with `w2v2jax corpus --out=DIR ...` and point data_dir "
+            "at DIR"
+        )

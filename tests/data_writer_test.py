@@ -23,7 +23,7 @@ def test_refuses_to_replace_a_different_dataset_and_survives_interruption(
 ):
     out = tmp_path / "c"
     shutil.copytree(tiny, out)
-    with pytest.raises(writer.DatasetExistsError, match="overwrite=True"):
+    with pytest.raises(writer.DatasetExistsError, match=r"pass --overwrite \(overwrite=True\)"):
         corpus.build_corpus(out, **{**TINY, "seed": 4})
     calls = []
 
@@ -48,12 +48,44 @@ def test_refuses_to_replace_a_different_dataset_and_survives_interruption(
     )
 
 
-def test_files_that_are_not_a_dataset_are_never_replaced(tmp_path):
-    (tmp_path / "mine").mkdir()
-    (tmp_path / "mine" / "notes.txt").write_text("keep me")
-    with pytest.raises(writer.DatasetExistsError, match=r"already holds files; requested"):
-        writer.write_dataset(tmp_path / "mine", _never_called, {"kind": "x"})
-    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+def _snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+# name, what out holds besides (or instead of) a dataset of ours, inputs, words of the refusal
+NOT_REPLACED = [
+    ("not_a_dataset", {"notes.txt": "keep me"}, [], "holds files but no w2v2jax dataset"),
+    ("foreign_metadata", {"metadata.json": '{"x": 1}'}, [], "no metadata.json with build"),
+    ("dataset_and_yours", {"DATASET": "", "notes.txt": "mine"}, [], r"files of yours \(notes"),
+    ("input_inside", {"DATASET": "", "list.tsv": "a.wav\tgo"}, ["list.tsv"], "an input of"),
+    ("input_is_out", {"list.tsv": "a.wav\tgo"}, ["."], "is or holds an input of this build"),
+]
+
+
+@pytest.mark.parametrize(
+    "holds, inputs, words", [c[1:] for c in NOT_REPLACED], ids=[c[0] for c in NOT_REPLACED]
+)
+def test_overwrite_replaces_only_a_dataset_of_ours(tiny, tmp_path, holds, inputs, words):
+    out = tmp_path / "out"
+    if "DATASET" in holds:
+        shutil.copytree(tiny, out)
+    out.mkdir(exist_ok=True)
+    for name, text in holds.items():
+        if name != "DATASET":
+            (out / name).write_text(text)
+    before = _snapshot(out)
+    inputs = [out / name for name in inputs]
+    with pytest.raises(writer.DatasetExistsError, match=words) as info:
+        writer.write_dataset(out, _never_called, {"kind": "x"}, overwrite=True, inputs=inputs)
+    assert str(info.value).startswith(str(out)) and "nothing was changed" in str(info.value)
+    assert _snapshot(out) == before and sorted(os.listdir(tmp_path)) == ["out"]
+
+
+def test_a_file_is_never_replaced(tmp_path):
+    (tmp_path / "list.tsv").write_text("keep me")
+    with pytest.raises(writer.DatasetExistsError, match=r"list.tsv is a file \(no metadata"):
+        writer.write_dataset(tmp_path / "list.tsv", _never_called, {"kind": "x"}, overwrite=True)
+    assert (tmp_path / "list.tsv").read_text() == "keep me"
 
 
 def _never_called(data_dir):

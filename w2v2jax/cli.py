@@ -26,11 +26,14 @@ flags.DEFINE_integer("num_train", 3000, "Training utterances to synthesize.")
 flags.DEFINE_integer("num_valid", None, "Validation utterances (default 10% of num_train).")
 flags.DEFINE_integer("num_test", None, "Test utterances (default 10% of num_train).")
 flags.DEFINE_integer("seed", 0, "Corpus seed.")
-flags.DEFINE_bool("overwrite", False, "Replace an existing, different dataset in --out.")
+flags.DEFINE_bool(
+    "overwrite", False, "Replace a dataset in --out built with other settings (nothing else)."
+)
 flags.DEFINE_string("from_librispeech", None, "Corpus from a LibriSpeech-layout folder.")
 flags.DEFINE_string("from_manifest", None, "Corpus from a TSV manifest (path<TAB>text).")
 flags.DEFINE_string("valid_from", None, "Validation split folder/manifest (with --from_*).")
 flags.DEFINE_string("test_from", None, "Test split folder/manifest (with --from_*).")
+flags.DEFINE_bool("skip_bad_files", False, "With --from_*: leave out unreadable audio files.")
 flags.DEFINE_string("from_hf", None, "convert: a transformers save_pretrained folder.")
 flags.DEFINE_string("from_fairseq", None, "convert: a fairseq checkpoint file.")
 flags.DEFINE_integer("beam", 0, "transcribe: beam width (0 = greedy).")
@@ -54,13 +57,30 @@ def cmd_corpus(args):
     from w2v2jax.data import corpus, folders
 
     out = _need("out")
-    if FLAGS.from_librispeech or FLAGS.from_manifest:
-        splits = {"train": FLAGS.from_librispeech or FLAGS.from_manifest}
+    if args:
+        raise UsageError(f"corpus takes no arguments, got {args}; give every input as a flag")
+    given = [name for name in ("from_librispeech", "from_manifest") if getattr(FLAGS, name)]
+    if len(given) == 2:
+        raise UsageError(
+            "give --from_librispeech or --from_manifest, not both; the other splits go in "
+            "--valid_from and --test_from"
+        )
+    # Flags of the other kind of corpus would be ignored silently: refuse them.
+    synth_only = ("task", "num_train", "num_valid", "num_test", "seed")
+    other = synth_only if given else ("valid_from", "test_from", "skip_bad_files")
+    ignored = [f"--{name}" for name in other if FLAGS[name].present]
+    if ignored:
+        kind = "a corpus from your recordings" if given else "a synthesized corpus"
+        raise UsageError(f"{', '.join(ignored)} cannot be used for {kind}; remove them")
+    if given:
+        splits = {"train": getattr(FLAGS, given[0])}
         if FLAGS.valid_from:
             splits["validation"] = FLAGS.valid_from
         if FLAGS.test_from:
             splits["test"] = FLAGS.test_from
-        path = folders.build_dataset(out, splits, overwrite=FLAGS.overwrite)
+        path = folders.build_dataset(
+            out, splits, skip_bad_files=FLAGS.skip_bad_files, overwrite=FLAGS.overwrite
+        )
     else:
         path = corpus.build_corpus(
             out,

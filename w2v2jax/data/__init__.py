@@ -8,9 +8,9 @@
     ds = make_batches(train, tok, batch_size=16, bucket_boundaries=bounds, seed=0, stats=stats)
 
 Modules: schema (what a record holds), metadata (facts in metadata.json), writer and reader
-(dataset folders), corpus (synthesized), folders (your recordings), bucketing, pipeline
-(grain batches), tokenizer, audio. Imports nothing from models/ or train/: the batch dict is
-the whole interface.
+(dataset folders), corpus (synthesized), manifests and folders (your recordings), bucketing,
+pipeline (grain batches), tokenizer, audio. Imports nothing from models/ or train/: the batch
+dict is the whole interface.
 """
 
 from w2v2jax.data.audio import load_audio

@@ -8,10 +8,12 @@ Shape legend: B batch, S samples.
 """
 
 import os
+import struct
 
 import numpy as np
 import soundfile as sf
 import soxr
+from absl import logging
 
 from w2v2jax.errors import AudioError
 from w2v2jax.frames import SAMPLE_RATE, receptive_field
@@ -23,6 +25,7 @@ NORM_EPS = 1e-7  # as Wav2Vec2FeatureExtractor(do_normalize=True)
 # file is damaged, on anything else it means the format itself is not supported.
 _KNOWN_EXTS = {f".{f.lower()}" for f in sf.available_formats()} | {".oga", ".aif", ".opus"}
 _CONVERT_HINT = "convert it, e.g. `ffmpeg -i IN -ac 1 -ar 16000 OUT.flac`"
+_WARNED_TRUNCATED: set[str] = set()
 
 
 def load_audio(path: str | os.PathLike) -> np.ndarray:
@@ -52,9 +55,49 @@ def load_audio(path: str | os.PathLike) -> np.ndarray:
         raise AudioError(
             f"{path}: corrupt or unreadable audio ({e}); re-export it or {_CONVERT_HINT}"
         ) from e
+    missing = wav_missing_frames(path)
+    if missing and path not in _WARNED_TRUNCATED:  # once: a source may read it every epoch
+        _WARNED_TRUNCATED.add(path)
+        logging.warning(
+            "%s: truncated: its header announces %.2f s more audio than the file holds; the "
+            "%.2f s present are used (re-export the file if the rest matters)",
+            path,
+            missing / rate,
+            len(samples_SxC) / rate,
+        )
     audio_S = samples_SxC.mean(axis=1, dtype=np.float32)
     # Checked before resampling: soxr would smear one NaN over its whole filter length.
     return resample(validate(audio_S, path, rate), rate)
+
+
+def wav_missing_frames(path: str) -> int:
+    """Frames a RIFF/WAVE file's data chunk announces but does not hold (0 for any other file).
+
+    libsndfile quietly shortens such a file to the bytes present (a copy cut off, a recorder
+    killed), so the header is read here to say so.
+    """
+    with open(path, "rb") as f:
+        riff = f.read(12)
+        if len(riff) < 12 or riff[:4] != b"RIFF" or riff[8:] != b"WAVE":
+            return 0
+        block_align, size = 0, os.fstat(f.fileno()).st_size
+        for _ in range(64):  # a WAV has a handful of chunks; stop at anything stranger
+            head = f.read(8)
+            if len(head) < 8:
+                return 0
+            chunk, length = head[:4], struct.unpack("<I", head[4:])[0]
+            if chunk == b"fmt " and length >= 16:
+                block_align = struct.unpack("<H", f.read(16)[12:14])[0]
+                f.seek(length - 16 + (length & 1), os.SEEK_CUR)
+            elif chunk == b"data":
+                # 0 and 0xFFFFFFFF are what streaming writers leave: "until the end".
+                if not block_align or length in (0, 0xFFFFFFFF):
+                    return 0
+                present = size - f.tell()
+                return max(length // block_align - present // block_align, 0)
+            else:
+                f.seek(length + (length & 1), os.SEEK_CUR)
+    return 0
 
 
 def resample(audio_S: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:

@@ -38,8 +38,8 @@ def source_lengths(source) -> np.ndarray:
         lengths = metadata.lengths(source.dataset_info.data_dir, str(source.split))
     if lengths is None:
         logging.info(
-            "reading all %d examples once for their lengths (pass lengths= or use "
-            "load_split to skip this)",
+            "reading all %d examples once for their lengths (a source with a `lengths` "
+            "attribute, as load_split's, skips this)",
             len(source),
         )
         lengths = [np.asarray(source[i]["audio"]).shape[0] for i in range(len(source))]

@@ -1,12 +1,9 @@
 """Your own recordings as the same examples as the synthesized corpus.
 
-Two layouts are read:
-  LibriSpeech: ROOT/<speaker>/<chapter>/<speaker>-<chapter>-<utt>.flac with one
-    <speaker>-<chapter>.trans.txt per chapter holding "<utt id> <TRANSCRIPT>" lines.
-  TSV manifest: one "path<TAB>transcript[<TAB>speaker]" line per utterance (a first line
-    "path<TAB>transcript" is taken as a header); relative paths are relative to the manifest.
-Audio may be any format soundfile reads, any sample rate (resampled to 16 kHz), any channel
-count (averaged to mono); bad files raise AudioError naming them.
+Two layouts are read (manifests.py): a LibriSpeech-layout folder, or a TSV manifest of
+"path<TAB>transcript[<TAB>speaker]" lines. Audio may be any format soundfile reads, any sample
+rate (resampled to 16 kHz), any channel count (averaged to mono); bad files raise AudioError
+naming them and the line that lists them.
 
 Train from them either directly (reads and resamples on the fly):
     train = folder_source("LibriSpeech/train-clean-100"); valid = manifest_source("dev.tsv")
@@ -28,68 +25,19 @@ import tensorflow_datasets as tfds
 from absl import logging
 
 from w2v2jax.data import audio, schema, synth, tokenizer, workers, writer
-from w2v2jax.errors import DataError, DataNotFoundError
+from w2v2jax.data.manifests import Entry, librispeech_entries, manifest_entries, read_entries
 from w2v2jax.frames import SAMPLE_RATE
 
-
-@dataclasses.dataclass(frozen=True)
-class Entry:
-    id: str
-    path: str
-    text: str
-    speaker: str = ""
-
-
-def librispeech_entries(root: str | os.PathLike) -> list[Entry]:
-    """Entries of a LibriSpeech-layout folder, sorted by transcript file then line."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DataNotFoundError(f"{root}: no such folder")
-    entries = []
-    for trans in sorted(root.rglob("*.trans.txt")):
-        for n, line in enumerate(trans.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            utt, _, text = line.strip().partition(" ")
-            if not text.strip():
-                raise DataError(f"{trans}:{n}: expected '<utterance id> <transcript>'")
-            found = [p for p in trans.parent.glob(f"{utt}.*") if not p.name.endswith(".txt")]
-            if not found:
-                raise DataNotFoundError(
-                    f"{trans}:{n}: no audio file {trans.parent}/{utt}.* for this transcript line"
-                )
-            entries.append(Entry(utt, str(found[0]), text.strip(), utt.split("-")[0]))
-    if not entries:
-        raise DataError(
-            f"{root}: no *.trans.txt transcripts found; expected the LibriSpeech "
-            "layout speaker/chapter/*.flac + *.trans.txt, or pass a .tsv manifest"
-        )
-    return entries
-
-
-def manifest_entries(tsv: str | os.PathLike) -> list[Entry]:
-    """Entries of a "path<TAB>transcript[<TAB>speaker]" manifest."""
-    tsv = Path(tsv)
-    entries = []
-    for n, line in enumerate(tsv.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        fields = line.split("\t")
-        if n == 1 and fields[:2] == ["path", "transcript"]:
-            continue
-        if len(fields) < 2 or not fields[1].strip():
-            raise DataError(f"{tsv}:{n}: expected 'path<TAB>transcript', got {line!r}")
-        path = (tsv.parent / fields[0]).resolve()
-        speaker = fields[2].strip() if len(fields) > 2 else path.parent.name
-        entries.append(Entry(fields[0], str(path), fields[1].strip(), speaker))
-    if not entries:
-        raise DataError(f"{tsv}: the manifest lists no utterances")
-    return entries
-
-
-def read_entries(path: str | os.PathLike) -> list[Entry]:
-    """A folder is read as LibriSpeech, a file as a TSV manifest."""
-    return librispeech_entries(path) if Path(path).is_dir() else manifest_entries(path)
+__all__ = [
+    "Entry",
+    "EntrySource",
+    "build_dataset",
+    "folder_source",
+    "librispeech_entries",
+    "manifest_entries",
+    "manifest_source",
+    "read_entries",
+]
 
 
 def to_example(entry: Entry, phonemes: str = "") -> dict:
@@ -157,7 +105,10 @@ class UserSpeech(writer.SpeechBuilder):
                 return to_example(entry, ph)
             except audio.AudioError as e:
                 if not cfg.skip_bad_files:
-                    raise audio.AudioError(f"{e} (or pass skip_bad_files=True)") from e
+                    raise audio.AudioError(
+                        f"{e} (listed at {entry.where}), or pass --skip_bad_files "
+                        "(skip_bad_files=True) to leave out every file that cannot be read"
+                    ) from e
                 logging.warning("skipping %s", e)
                 return None
 
@@ -197,6 +148,12 @@ def build_dataset(
         skip_bad_files=skip_bad_files,
         num_workers=num_workers,
     )
+    # Everything the build reads: a folder holding any of it is never replaced.
+    inputs = [*splits.values(), *(e.path for split in entries.values() for e in split)]
     return writer.write_dataset(
-        out_dir, lambda d: UserSpeech(config=cfg, data_dir=d), params, overwrite=overwrite
+        out_dir,
+        lambda d: UserSpeech(config=cfg, data_dir=d),
+        params,
+        overwrite=overwrite,
+        inputs=inputs,
     )

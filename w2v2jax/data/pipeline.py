@@ -81,7 +81,7 @@ class _Assembler:
         if self.label_key not in ex:
             raise DataError(
                 f"example {index} has no {self.label_key!r} field (it has "
-                f"{sorted(ex)}); pass label_key= one of those"
+                f"{sorted(ex)}); set label_key (--config.label) to one of those"
             )
         text = ex[self.label_key]
         text = text.decode("utf-8") if isinstance(text, bytes) else str(text)

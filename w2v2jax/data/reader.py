@@ -18,7 +18,29 @@ import tensorflow_datasets as tfds
 from absl import logging
 
 from w2v2jax.data import metadata, tokenizer
-from w2v2jax.errors import DataNotFoundError
+from w2v2jax.errors import DataError, DataNotFoundError
+
+_BUILD_ONE = "build one with `w2v2jax corpus --out=DIR ...` and point data_dir at DIR"
+_REBUILD = (
+    "delete the folder and build it again with the same `w2v2jax corpus` arguments "
+    "(its metadata.json lists the settings it was built with)"
+)
+
+
+def open_builder(path: str | os.PathLike) -> tfds.core.DatasetBuilder:
+    """The TFDS builder of a dataset folder; DataError naming the folder when it is none."""
+    path = os.fspath(path)
+    if os.path.isfile(path):
+        raise DataNotFoundError(f"{path} is a file, not a dataset folder; {_BUILD_ONE}")
+    if not os.path.isdir(path):
+        raise DataNotFoundError(f"{path}: no such dataset folder; {_BUILD_ONE}")
+    if not os.path.isfile(os.path.join(path, "dataset_info.json")):
+        what = "is empty" if not os.listdir(path) else "holds no dataset (no dataset_info.json)"
+        raise DataNotFoundError(f"{path} {what}; {_BUILD_ONE}")
+    try:
+        return tfds.builder_from_directory(path)
+    except Exception as e:  # tfds raises OSError, protobuf's ParseError and others
+        raise DataError(f"{path}: its dataset description is damaged ({e}); {_REBUILD}") from e
 
 
 class SplitSource:
@@ -29,13 +51,18 @@ class SplitSource:
     """
 
     def __init__(self, path: str | os.PathLike, split: str):
-        builder = tfds.builder_from_directory(os.fspath(path))
+        builder = open_builder(path)
         if split not in builder.info.splits:
             raise DataNotFoundError(
-                f"{path} has no split {split!r}; it has {list(builder.info.splits)}"
+                f"{path} has no split {split!r}; it has {list(builder.info.splits)}: build it "
+                "with that split (from your recordings: --valid_from=... gives 'validation', "
+                "--test_from=... gives 'test')"
             )
         self.path, self.split = Path(path), split
         self._source = builder.as_data_source(split=split)
+        info = builder.info.splits[split]
+        self._shards = [os.fspath(f) for f in info.filepaths]
+        self._shard_ends = np.cumsum(info.shard_lengths)
         meta = metadata.read(path)
         lengths = meta.get("num_samples", {}).get(split)
         self.lengths = None if lengths is None else np.asarray(lengths, dtype=np.int64)
@@ -45,10 +72,27 @@ class SplitSource:
         return len(self._source)
 
     def __getitem__(self, index: int) -> dict:
-        return decode_strings(self._source[index])
+        try:
+            return decode_strings(self._source[index])
+        except RuntimeError as e:  # array_record's errors name no file, or only a byte offset
+            raise self._damaged(index, e) from e
 
     def __getitems__(self, indices) -> list[dict]:
-        return [decode_strings(e) for e in self._source.__getitems__(indices)]
+        try:
+            return [decode_strings(e) for e in self._source.__getitems__(indices)]
+        except RuntimeError as e:
+            raise self._damaged(indices[0], e) from e
+
+    def _damaged(self, index: int, cause: Exception) -> DataError:
+        """The error naming the shard at fault: a missing one, else the one holding index."""
+        missing = [f for f in self._shards if not os.path.isfile(f)]
+        shard = int(np.searchsorted(self._shard_ends, index, side="right"))
+        name = missing[0] if missing else self._shards[min(shard, len(self._shards) - 1)]
+        what = "is missing" if missing else "is damaged"
+        return DataError(
+            f"{self.path}: the {self.split} shard {os.path.basename(name)} {what} ({cause}); "
+            f"{_REBUILD}"
+        )
 
     def __repr__(self) -> str:
         return f"SplitSource({str(self.path)!r}, {self.split!r}, n={len(self)})"
@@ -64,7 +108,7 @@ def load_split(path: str | os.PathLike, split: str) -> SplitSource:
 
 def split_names(path: str | os.PathLike) -> list[str]:
     """The splits a dataset folder holds, e.g. ["train", "validation", "test"]."""
-    return list(tfds.builder_from_directory(os.fspath(path)).info.splits)
+    return list(open_builder(path).info.splits)
 
 
 def _warn_missing(path, fact: str) -> None:

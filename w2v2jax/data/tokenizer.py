@@ -104,8 +104,7 @@ class Tokenizer:
         if missing and strict:
             raise OutOfVocabularyError(
                 f"transcript {text!r} has symbols outside the {self.kind} vocabulary: {missing}; "
-                "build the tokenizer from texts that include them, fix the transcript, or "
-                "encode with strict=False to map them to <unk>"
+                "the model cannot emit them: remove or replace them in the transcript"
             )
         ids = []
         for w in words:

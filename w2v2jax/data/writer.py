@@ -3,11 +3,14 @@
 `write_dataset(out_dir, make_builder, params)` builds in a hidden sibling folder and renames
 it into place at the end, so an interrupted build leaves any existing dataset untouched; an
 existing dataset built with other settings is never replaced unless overwrite=True, and one
-built with the same settings is reused (its missing facts added, see `add_facts`).
+built with the same settings is reused (its missing facts added, see `add_facts`). Nothing
+else is ever replaced: not a folder without our metadata.json, not one holding other files
+too, not one an input of the build lives in (`check_replaceable`).
 """
 
 import json
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -51,22 +54,20 @@ def record_facts(builder, split: str, examples):
     facts.write_into(builder.info.metadata, split)
 
 
-def write_dataset(out_dir, make_builder, params: dict, overwrite: bool = False) -> Path:
-    """Builds with make_builder(tmp_data_dir) beside out_dir, then renames it into place."""
+def write_dataset(out_dir, make_builder, params: dict, overwrite: bool = False, inputs=()) -> Path:
+    """Builds with make_builder(tmp_data_dir) beside out_dir, then renames it into place.
+
+    `inputs` are the paths the build reads (manifests, folders, audio files): a folder that
+    holds any of them is never replaced, nor is one that is not a w2v2jax dataset.
+    """
     out = Path(out_dir).absolute()
     params = json.loads(json.dumps(params))
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        check_replaceable(out, params, overwrite, inputs)
         if metadata.read_params(out) == params:
             logging.info("%s already holds this dataset; reusing it", out)
             add_facts(out)
             return out
-        if not overwrite:
-            found = metadata.read_params(out)
-            raise DatasetExistsError(
-                f"{out} already holds {'a dataset built with ' + str(found) if found else 'files'}"
-                f"; requested {params}. Choose another folder or pass overwrite=True "
-                "(--overwrite) to replace it."
-            )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.building-{uuid.uuid4().hex[:8]}"
     shown = getattr(tqdm_utils, "_active", True)
@@ -89,6 +90,54 @@ def write_dataset(out_dir, make_builder, params: dict, overwrite: bool = False) 
         shutil.rmtree(tmp, ignore_errors=True)
     logging.info("wrote %s", out)
     return out
+
+
+# What a dataset folder of ours holds: tfds's files, our metadata (and its temp file, left
+# by a kill during add_facts). Anything else is the user's, and --overwrite would delete it.
+_OWN_FILE = re.compile(
+    r"(dataset_info|features|metadata)\.json|\.metadata\.json\.\w+|.+\.array_record-\d+-of-\d+"
+)
+
+
+def check_replaceable(out: Path, params: dict, overwrite: bool, inputs) -> None:
+    """Raises DatasetExistsError unless the non-empty `out` may be reused or replaced."""
+    found = metadata.read_params(out) if out.is_dir() else None
+    if found == params:
+        return  # reused as it is: nothing is deleted
+    held = _input_inside(out, inputs)
+    if held is not None:
+        raise DatasetExistsError(
+            f"{out} is or holds an input of this build ({held}), so it is never replaced; write "
+            f"the dataset to a folder of its own (e.g. --out={out}-dataset); nothing was changed"
+        )
+    if not found or not isinstance(found, dict):
+        what = "is a file" if not out.is_dir() else "holds files but no w2v2jax dataset"
+        raise DatasetExistsError(
+            f"{out} {what} (no metadata.json with build settings), so it is never replaced; "
+            "choose a new or empty output folder (--out); nothing was changed"
+        )
+    if not overwrite:
+        raise DatasetExistsError(
+            f"{out} already holds a dataset built with {found}; requested {params}. Choose "
+            "another output folder (--out) or pass --overwrite (overwrite=True) to replace it"
+        )
+    others = sorted(p.name for p in out.iterdir() if not _OWN_FILE.fullmatch(p.name))
+    if others:
+        raise DatasetExistsError(
+            f"{out} holds a dataset and also files of yours ({', '.join(others[:3])}"
+            f"{', ...' if len(others) > 3 else ''}), which --overwrite would delete; move them "
+            "out of it or choose another output folder (--out); nothing was changed"
+        )
+
+
+def _input_inside(out: Path, inputs) -> str | None:
+    """The first input path that is `out` or lies inside it (symlinks followed), if any."""
+    root = os.path.realpath(out)
+    for path in inputs:
+        real = os.path.realpath(path)
+        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
+            return os.fspath(path)
+    return None
 
 
 def add_facts(path: str | os.PathLike) -> bool:
