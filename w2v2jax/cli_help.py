@@ -10,7 +10,7 @@ COMMANDS = {
             "own audio (a LibriSpeech-layout folder or a path<TAB>transcript manifest)."
         ),
         ("out", "task", "num_train", "num_valid", "num_test", "seed", "overwrite")
-        + ("from_librispeech", "from_manifest", "valid_from", "test_from"),
+        + ("from_librispeech", "from_manifest", "valid_from", "test_from", "skip_bad_files"),
         "w2v2jax corpus --out=runs/corpus-digits --task=digits --num_train=3000",
     ),
     "train": (

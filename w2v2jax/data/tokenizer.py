@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 
 from w2v2jax.errors import DataError, InputError
+from w2v2jax.files import write_json
 
 PAD, BOS, EOS, UNK, DELIM = "<pad>", "<s>", "</s>", "<unk>", "|"
 SPECIALS = (PAD, BOS, EOS, UNK, DELIM)
@@ -126,10 +127,9 @@ class Tokenizer:
         return " ".join("".join(parts).split())
 
     def save(self, directory: str | os.PathLike) -> None:
-        """Writes vocab.json and tokenizer_config.json (Wav2Vec2CTCTokenizer.from_pretrained)."""
-        os.makedirs(directory, exist_ok=True)
-        with open(os.path.join(directory, "vocab.json"), "w", encoding="utf-8") as f:
-            json.dump(self.vocab, f, ensure_ascii=False, indent=1)
+        """Writes vocab.json and tokenizer_config.json (Wav2Vec2CTCTokenizer.from_pretrained),
+        each whole or not at all."""
+        write_json(os.path.join(directory, "vocab.json"), self.vocab, indent=1)
         config = {
             "tokenizer_class": "Wav2Vec2CTCTokenizer",
             "unk_token": UNK,
@@ -140,8 +140,7 @@ class Tokenizer:
             "do_lower_case": False,
             "w2v2jax_kind": self.kind,
         }
-        with open(os.path.join(directory, "tokenizer_config.json"), "w", encoding="utf-8") as f:
-            json.dump(config, f, ensure_ascii=False, indent=1)
+        write_json(os.path.join(directory, "tokenizer_config.json"), config, indent=1)
 
     @classmethod
     def load(cls, directory: str | os.PathLike):

@@ -22,7 +22,7 @@ from absl import logging
 from w2v2jax import data
 from w2v2jax.errors import DataNotFoundError
 from w2v2jax.frames import SAMPLE_RATE, frame_count, seconds_to_samples
-from w2v2jax.train import sharding
+from w2v2jax.train import config_checks, sharding
 from w2v2jax.train.objectives import Objective
 from w2v2jax.train.optim import make_optimizer
 from w2v2jax.train.precompile import ShapeDispatch, compile_all, rng_spec
@@ -154,6 +154,7 @@ class Assembly:
 def assemble(c, objective: Objective, *, lengths=None, devices=None) -> Assembly:
     """Everything but the data and the state: validates the mesh against the devices and
     the batch, and jits the steps once (nothing compiles until used or precompiled)."""
+    config_checks.validate(c)
     cfg = objective.model_config(c)
     mesh = sharding.make_mesh(c.mesh, devices)
     sharding.check_batch(c.batch_size, mesh, c.grad_accum)

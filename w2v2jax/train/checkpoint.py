@@ -5,16 +5,24 @@ Layout of a workdir:
     vocab.json         the tokenizer (transformers' Wav2Vec2CTCTokenizer reads it)
     checkpoints/<step>/{params, opt, data}
 Inference and `init_from` read only `params`; `w2v2jax convert` writes only `params`.
+
+A damaged step (a file deleted or truncated, a manifest emptied) is skipped with a warning
+and the newest readable one restored. Nothing is deleted: when training comes back to a
+skipped step, its folder is moved to damaged-checkpoints/ before the new save.
 """
 
 import json
 import os
+import shutil
+import time
 
 import jax
 import orbax.checkpoint as ocp
 
 from w2v2jax.errors import WorkdirError
+from w2v2jax.files import write_json
 from w2v2jax.models.config import Wav2Vec2Config
+from w2v2jax.train.metrics import tell
 
 # Fields that decide parameter shapes: a workdir that differs in one of them holds another model.
 SHAPE_FIELDS = (
@@ -35,10 +43,14 @@ SHAPE_FIELDS = (
 )
 
 
-def save_run_config(workdir: str, model_cfg: Wav2Vec2Config, train_cfg: dict) -> None:
-    """Writes config.json, or checks that an existing one describes the same model."""
+def save_run_config(
+    workdir: str, model_cfg: Wav2Vec2Config, train_cfg: dict, resuming: bool = True
+) -> None:
+    """Writes config.json, or checks that an existing one describes the same model. Without
+    a checkpoint (resuming False) an existing config.json holds nothing trained: a run that
+    failed before its first save left it, and it is replaced."""
     path = os.path.join(workdir, "config.json")
-    if os.path.exists(path):
+    if os.path.exists(path) and resuming:
         old = load_model_config(workdir)
         diff = {
             k: (getattr(old, k), getattr(model_cfg, k))
@@ -53,11 +65,13 @@ def save_run_config(workdir: str, model_cfg: Wav2Vec2Config, train_cfg: dict) ->
             )
         return
     if jax.process_index() == 0:
-        os.makedirs(workdir, exist_ok=True)
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"model": model_cfg.to_dict(), "train": train_cfg}, f, indent=2, default=list)
-        os.replace(tmp, path)
+        write_json(path, {"model": model_cfg.to_dict(), "train": train_cfg})
+
+
+def has_checkpoints(workdir: str) -> bool:
+    """Whether the workdir holds a finished checkpoint step (a number-named folder)."""
+    folder = os.path.join(workdir, "checkpoints")
+    return os.path.isdir(folder) and any(n.isdigit() for n in os.listdir(folder))
 
 
 def tuple_or(v):
@@ -70,14 +84,27 @@ def load_model_config(workdir: str) -> Wav2Vec2Config:
         raise WorkdirError(
             f"{workdir}: no config.json. Expected a training workdir or a `w2v2jax convert` output."
         )
-    with open(path) as f:
-        return Wav2Vec2Config.from_dict(json.load(f)["model"])
+    return Wav2Vec2Config.from_dict(read_run_config(workdir)["model"])
+
+
+def read_run_config(workdir: str) -> dict:
+    path = os.path.join(workdir, "config.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            d = json.load(f)
+        if not isinstance(d, dict) or "model" not in d:
+            raise ValueError("it has no 'model' entry")
+        return d
+    except ValueError as e:
+        raise WorkdirError(
+            f"{path} is damaged or not a w2v2jax config ({type(e).__name__}: {e}). Restore it "
+            "from a copy, or use a new --workdir; nothing was changed."
+        ) from e
 
 
 def is_headless(workdir: str) -> bool:
     """True for a converted encoder without a CTC head (Wav2Vec2Model, pretraining)."""
-    with open(os.path.join(workdir, "config.json")) as f:
-        return bool(json.load(f).get("train", {}).get("headless", False))
+    return bool(read_run_config(workdir).get("train", {}).get("headless", False))
 
 
 def abstract_params_of(workdir: str, abstract_params: dict) -> dict:
@@ -131,11 +158,55 @@ def _placed(abstract):
 
 
 def restore_params(workdir: str, abstract_params, step: int | None = None):
-    """The params of the latest (or given) checkpoint of a workdir."""
+    """The params of the newest readable (or the given) checkpoint of a workdir."""
     mngr = manager(workdir, async_save=False)
-    step = mngr.latest_step() if step is None else step
+    abstract = _placed(abstract_params_of(workdir, abstract_params))
+    try:
+        if step is not None:
+            return restore(mngr, step, abstract)["params"], step
+        out, step, _ = restore_newest(mngr, workdir, lambda s: restore(mngr, s, abstract))
+    finally:
+        mngr.close()
     if step is None:
         raise WorkdirError(f"{workdir}: no checkpoint found under {workdir}/checkpoints")
-    out = restore(mngr, step, _placed(abstract_params_of(workdir, abstract_params)))
-    mngr.close()
     return out["params"], step
+
+
+def restore_newest(mngr, workdir: str, restore_step):
+    """(restore_step(step), step, skipped) for the newest step that restores; (None, None,
+    []) when there is none. skipped: [(step, reason)] of the newer ones that failed."""
+    skipped = []
+    for step in sorted(mngr.all_steps(), reverse=True):
+        try:
+            return restore_step(step), step, skipped
+        # orbax and tensorstore raise many types for a damaged file; any of them means this
+        # step cannot be used, and the next older one may.
+        except Exception as e:  # noqa: BLE001
+            reason = _first_sentence(e)
+            tell(f"checkpoint step {step} of {workdir} is unreadable ({reason}); it is kept")
+            skipped.append((step, reason))
+    if skipped:
+        raise WorkdirError(
+            f"no checkpoint of {workdir} can be read: "
+            + "; ".join(f"step {s}: {r}" for s, r in skipped)
+            + ". Nothing was deleted; restore the folder from a copy or use a new --workdir."
+        )
+    return None, None, skipped
+
+
+def _first_sentence(e: Exception, limit: int = 160) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    text = text.split(" See full TensorStore details")[0]
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def set_aside(mngr, workdir: str, step: int) -> str:
+    """Moves an unreadable step out of the manager's folder (so the step can be saved
+    anew) into workdir/damaged-checkpoints/; returns where it went."""
+    src = os.path.join(str(mngr.directory), str(step))
+    dst = os.path.join(workdir, "damaged-checkpoints", f"{step}-{time.strftime('%Y%m%dT%H%M%S')}")
+    if jax.process_index() == 0 and os.path.exists(src):
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.move(src, dst)
+    mngr.reload()
+    return dst

@@ -7,7 +7,6 @@ The run is assembled by assembly.py; this module only drives it. It knows nothin
 the objective (train/objectives/) gives the model, loss, batches and metrics.
 """
 
-import json
 import math
 import os
 import time
@@ -18,10 +17,12 @@ from tqdm import tqdm
 
 from w2v2jax import data
 from w2v2jax.errors import TrainingError
+from w2v2jax.files import write_json
 from w2v2jax.train import checkpoint, flops, objectives, sharding
 from w2v2jax.train.assembly import assemble, open_split
-from w2v2jax.train.metrics import MetricsWriter
+from w2v2jax.train.metrics import MetricsWriter, tell
 from w2v2jax.train.state import adopt_params, param_count, state_shardings
+from w2v2jax.train.workdir_lock import WorkdirLock
 
 
 class Trainer:
@@ -31,25 +32,38 @@ class Trainer:
         self.c, self.workdir = c, workdir
         self.train_src = open_split(c, "train")
         lengths = data.source_lengths(self.train_src)
-        self.objective = objective or objectives.build(c, workdir)
+        resuming = checkpoint.has_checkpoints(workdir)
+        # What a resumed run saved (CTC: its vocab.json) counts only beside a checkpoint: a
+        # run that failed before its first one leaves nothing the next run must follow.
+        self.objective = objective or objectives.build(c, workdir if resuming else None)
         self.assembly = assemble(c, self.objective, lengths=lengths, devices=devices)
-        # Everything above validates; only now is anything written into the workdir.
-        checkpoint.save_run_config(workdir, self.assembly.cfg, c.to_dict())
-        self.objective.save(workdir)
         self.stats = data.Stats()
         self.data = self.assembly.train_batches(self.train_src, lengths, self.stats)
         self.data_iter = iter(self.data)
-        self.mngr = checkpoint.manager(workdir, c.keep_checkpoints)
+        # Everything above validates; only now is anything written into the workdir.
+        self.lock = WorkdirLock(workdir).acquire()
+        try:
+            checkpoint.save_run_config(workdir, self.assembly.cfg, c.to_dict(), resuming)
+            self.objective.save(workdir)
+            self.mngr = checkpoint.manager(workdir, c.keep_checkpoints)
+        except BaseException:
+            self.lock.release()
+            raise
+        self.damaged_steps: set[int] = set()
 
     def initial_state(self):
         a = self.assembly
-        latest = self.mngr.latest_step()
+        opt_abstract = {k: a.abstract[k] for k in ("opt_state", "step")}
+        out, latest, skipped = checkpoint.restore_newest(
+            self.mngr,
+            self.workdir,
+            lambda s: checkpoint.restore(
+                self.mngr, s, a.abstract["params"], opt_abstract, self.data_iter
+            ),
+        )
+        self.damaged_steps.update(step for step, _ in skipped)
         if latest is not None:
-            opt_abstract = {k: a.abstract[k] for k in ("opt_state", "step")}
-            out = checkpoint.restore(
-                self.mngr, latest, a.abstract["params"], opt_abstract, self.data_iter
-            )
-            logging.info("resumed from step %d in %s", latest, self.workdir)
+            tell(f"resumed from step {latest} in {self.workdir}")
             return {"params": out["params"], **out["opt"]}
         state = a.init_state(jax.random.PRNGKey(self.c.seed))
         if self.c.init_from:
@@ -64,7 +78,7 @@ class Trainer:
         state, replaced = adopt_params(
             state, params, a.tx, a.shardings, fresh_heads=self.objective.fresh_heads
         )
-        logging.info("init_from %s (step %d); fresh: %s", self.c.init_from, step, replaced)
+        tell(f"initialised from {self.c.init_from} (step {step}); fresh: {', '.join(replaced)}")
         return state
 
     def evaluate(self, params, splits=None, beam=0) -> dict:
@@ -77,6 +91,12 @@ class Trainer:
         return out
 
     def run(self) -> dict:
+        try:
+            return self._run()
+        finally:
+            self.lock.release()
+
+    def _run(self) -> dict:
         c, a = self.c, self.assembly
         state = self.initial_state()
         start = int(jax.device_get(state["step"]))
@@ -113,7 +133,7 @@ class Trainer:
                 writer.write(step, self.evaluate(state["params"], splits=["validation"]))
             t_train += time.perf_counter() - t0
             if c.time_budget_s and t_train > c.time_budget_s:
-                logging.info("time budget of %.0f s reached at step %d", c.time_budget_s, step)
+                tell(f"time budget of {c.time_budget_s:.0f} s reached at step {step}")
                 break
         if pending is not None:
             self._log(writer, bar, *pending)
@@ -131,12 +151,15 @@ class Trainer:
         writer.write(step, {k: v for k, v in final.items() if k != "step"})
         writer.close()
         if jax.process_index() == 0:
-            with open(os.path.join(self.workdir, "summary.json"), "w") as f:
-                json.dump(final, f, indent=2, default=str)
+            write_json(os.path.join(self.workdir, "summary.json"), final)
         self.state = state
         return final
 
     def _save(self, step, state, force=False):
+        if step in self.damaged_steps:
+            where = checkpoint.set_aside(self.mngr, self.workdir, step)
+            self.damaged_steps.discard(step)
+            tell(f"moved the unreadable checkpoint step {step} to {where} to save it anew")
         opt = {"opt_state": state["opt_state"], "step": state["step"]}
         checkpoint.save(self.mngr, step, state["params"], opt, self.data_iter, force=force)
 

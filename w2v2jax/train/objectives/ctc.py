@@ -140,6 +140,5 @@ class CTC(Objective):
         return score_split(outputs, self.tok, groups=groups, beam=beam)
 
     def save(self, workdir: str) -> None:
-        if jax.process_index() == 0 and not os.path.exists(os.path.join(workdir, "vocab.json")):
-            os.makedirs(workdir, exist_ok=True)
+        if jax.process_index() == 0:
             self.tok.save(workdir)
