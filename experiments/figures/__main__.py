@@ -26,7 +26,9 @@ def main(_):
         sinusoids,
     )
     from experiments.figures.trained import TrainedRun
+    from w2v2jax import compile_cache
 
+    compile_cache.enable()
     if not os.path.isdir(FLAGS.workdir):
         raise app.UsageError(f"{FLAGS.workdir} is not a folder: run `make demo` first")
     out = FLAGS.out or os.path.join(FLAGS.workdir, "figures")

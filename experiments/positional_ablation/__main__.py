@@ -12,7 +12,7 @@ import time
 
 from absl import app, flags, logging
 
-from w2v2jax import allocator
+from w2v2jax import allocator, compile_cache
 
 flags.DEFINE_bool("quick", False, "Micro model, tiny corpus, 1 seed, few steps (minutes).")
 flags.DEFINE_string("out", None, "Folder for the CSVs, plots and table.", required=True)
@@ -29,8 +29,6 @@ FLAGS = flags.FLAGS
 
 
 def main(_):
-    import jax
-
     from experiments.positional_ablation import lengths, plots, run
     from w2v2jax.data import build_corpus
     from w2v2jax.models import POSEMBS
@@ -45,9 +43,8 @@ def main(_):
     # Checkpoints and the corpus stay out of --out, which may be a folder under git.
     runs_dir = FLAGS.runs_dir or f"runs/positional_ablation-{mode.name}"
     os.makedirs(out, exist_ok=True)
-    # Seeds of one scheme compile the same programs: a disk cache compiles them once.
-    jax.config.update("jax_compilation_cache_dir", os.path.join(runs_dir, ".jax_cache"))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    # Seeds of one scheme compile the same programs: the persistent cache compiles them once.
+    compile_cache.enable()
     t0 = time.time()
     data_dir = FLAGS.data_dir or f"runs/corpus-ablation-{mode.name}"
     data_dir = str(build_corpus(data_dir, **mode.corpus))
