@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from w2v2jax.data import audio, folders, metadata, reader
+from w2v2jax.data import audio, build_dataset, folders, load_split, make_batches, metadata, reader
 from w2v2jax.data.tokenizer import CharTokenizer
 
 
@@ -177,3 +177,21 @@ def test_corpus_command_lines_that_cannot_be_run(tmp_path, args, message):
     out = cli(f"--out={tmp_path / 'ds'}", *args)
     assert out.returncode == 1 and not (tmp_path / "ds").exists()
     assert out.stderr.strip().splitlines()[-1] == f"w2v2jax corpus: error: {message}"
+
+
+def test_a_folder_of_unlabeled_audio_becomes_a_dataset(tmp_path):
+    """`w2v2jax corpus --from_audio_dir`: any format and rate, nested folders, no text."""
+    rng = np.random.default_rng(0)
+    files = {"a/one.wav": 8000, "a/b/two.flac": 22050, "three.ogg": 16000}
+    for name, rate in files.items():
+        (tmp_path / "audio" / name).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(tmp_path / "audio" / name, 0.1 * rng.standard_normal(rate), rate)
+    (tmp_path / "audio" / "notes.txt").write_text("not audio")
+    out = build_dataset(tmp_path / "ds", {"train": tmp_path / "audio"}, unlabeled=True)
+    train = load_split(out, "train")
+    assert len(train) == 3
+    assert sorted(train[i]["id"] for i in range(3)) == ["a/b/two", "a/one", "three"]
+    assert all(train[i]["text"] == "" for i in range(3))
+    assert sorted(train.lengths) == [16000, 16000, 16000]  # one second each, at 16 kHz
+    batch = next(iter(make_batches(train, None, batch_size=3, bucket_boundaries=[16000], seed=0)))
+    assert batch["audio"].shape == (3, 16000) and "labels" not in batch

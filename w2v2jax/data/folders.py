@@ -126,15 +126,17 @@ def build_dataset(
     skip_bad_files: bool = False,
     num_workers: int = 2,
     overwrite: bool = False,
+    unlabeled: bool = False,
 ) -> Path:
     """Writes {split: folder or manifest} as a TFDS dataset in out_dir; returns its path.
 
-    phonemize=True fills "phonemes" with espeak-ng en-us IPA (else ""). Safe like
+    phonemize=True fills "phonemes" with espeak-ng en-us IPA (else ""). unlabeled=True reads
+    each folder as plain audio files with empty transcripts (for pretraining). Safe like
     corpus.build_corpus: built aside, renamed into place, never silently replacing data.
     """
-    entries = {split: read_entries(src) for split, src in splits.items()}
+    entries = {split: read_entries(src, unlabeled) for split, src in splits.items()}
     params = {
-        "kind": "user",
+        "kind": "user-unlabeled" if unlabeled else "user",
         "phonemize": phonemize,
         "skip_bad_files": skip_bad_files,
         "splits": {s: [str(Path(src).resolve()), len(entries[s])] for s, src in splits.items()},

@@ -125,8 +125,32 @@ def manifest_entries(tsv: str | os.PathLike) -> list[Entry]:
     return entries
 
 
-def read_entries(path: str | os.PathLike) -> list[Entry]:
-    """A folder is read as LibriSpeech, a file as a TSV manifest."""
+def audio_dir_entries(root: str | os.PathLike) -> list[Entry]:
+    """Every audio file under a folder (any format libsndfile reads), without transcripts:
+    unlabeled audio for pretraining. Ids are the paths relative to the folder."""
+    import soundfile
+
+    root = Path(root)
+    if not root.is_dir():
+        raise DataNotFoundError(f"{root}: no such folder")
+    extensions = {f".{ext.lower()}" for ext in soundfile.available_formats()} | {".oga"}
+    paths = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in extensions)
+    if not paths:
+        raise DataError(
+            f"{root}: no audio files found (looked for {', '.join(sorted(extensions))} under "
+            "it); point --from_audio_dir at the folder that holds them"
+        )
+    return [
+        Entry(str(p.relative_to(root).with_suffix("")), str(p), "", p.parent.name, str(p))
+        for p in paths
+    ]
+
+
+def read_entries(path: str | os.PathLike, unlabeled: bool = False) -> list[Entry]:
+    """A folder is read as LibriSpeech (or, unlabeled, as a folder of audio files), a file
+    as a TSV manifest."""
     if not os.path.exists(path):
         raise DataNotFoundError(f"{path}: no such folder or manifest file; check the path")
+    if unlabeled and Path(path).is_dir():
+        return audio_dir_entries(path)
     return librispeech_entries(path) if Path(path).is_dir() else manifest_entries(path)
