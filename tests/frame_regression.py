@@ -42,7 +42,7 @@ class FrameEnergy(Objective):
     def make_model(self, cfg):
         return EnergyModel(cfg)
 
-    def loss_sums(self, model, params, batch, key):
+    def loss_sums(self, model, params, batch, key, step):
         k_drop, k_mask = jax.random.split(key)
         se_BxT, w_BxT = squared_errors(
             model, params, batch, False, rngs={"dropout": k_drop, "mask": k_mask}

@@ -1,7 +1,5 @@
 """The shared training step: micro-batches and gradient accumulation (with CTC's loss)."""
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -55,8 +53,11 @@ def test_gradient_accumulation_equals_full_batch():
     }
     tx, sched = make_optimizer(micro_config("", warmup_steps=0, schedule="constant"))
     outs = []
+
+    def loss(p, batch_, key, step):
+        return ctc.loss_sums(model, p, batch_, key)
+
     for accum in (1, 2, 4):
-        loss = functools.partial(ctc.loss_sums, model)
         step = jax.jit(make_train_step(loss, tx, sched, grad_accum=accum))
         state = {"params": params, "opt_state": tx.init(params), "step": jnp.zeros((), jnp.int32)}
         outs.append(step(state, batch, jax.random.PRNGKey(1)))

@@ -166,7 +166,11 @@ def assemble(c, objective: Objective, *, lengths=None, devices=None) -> Assembly
     logging.info("bucket boundaries (s): %s", [b / SAMPLE_RATE for b in boundaries])
     batch_sh, rep = sharding.batch_sharding(mesh), sharding.replicated(mesh)
     step = make_train_step(
-        functools.partial(objective.loss_sums, model), tx, schedule, grad_accum=c.grad_accum
+        functools.partial(objective.loss_sums, model),
+        tx,
+        schedule,
+        grad_accum=c.grad_accum,
+        finish=objective.finish,
     )
     train_step = ShapeDispatch(
         jax.jit(

@@ -50,6 +50,7 @@ class Trainer:
             self.lock.release()
             raise
         self.damaged_steps: set[int] = set()
+        self._unhealthy_since = None
 
     def initial_state(self):
         a = self.assembly
@@ -172,6 +173,7 @@ class Trainer:
                 f"step {latest} in {self.workdir}/checkpoints (kept). Lower learning_rate, "
                 "raise warmup_steps or check the data, then rerun to resume from it."
             )
+        self._check_health(step, m)
         now = time.perf_counter()
         dt, self._t_last = now - self._t_last, now
         m["audio_per_second"] = m["audio_seconds"] / max(dt, 1e-9)
@@ -186,6 +188,26 @@ class Trainer:
             if mfu is not None:
                 m["mfu"] = mfu
             writer.write(step, m)
+
+
+    def _check_health(self, step: int, m: dict) -> None:
+        """The objective's warning signs (a collapsing codebook): told once, and the run
+        stops when they last `health_patience` steps."""
+        problem = self.objective.health(m)
+        if problem is None:
+            self._unhealthy_since = None
+            return
+        if self._unhealthy_since is None:
+            self._unhealthy_since = step
+            tell(f"warning at step {step}: {problem}")
+        patience = self.c.get("health_patience", 0)
+        if patience and step - self._unhealthy_since >= patience:
+            raise TrainingError(
+                f"stopped at step {step}: {problem} since step {self._unhealthy_since}. "
+                f"Checkpoints in {self.workdir}/checkpoints up to step "
+                f"{self._unhealthy_since - 1} predate it (all are kept); lower learning_rate "
+                "or change the config, then rerun from one of them (init_from=...)."
+            )
 
 
 def run(c, workdir: str, devices=None, objective=None) -> dict:

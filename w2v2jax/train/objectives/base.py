@@ -37,8 +37,18 @@ class Objective(abc.ABC):
         """The flax module trained, e.g. Wav2Vec2ForCTC(cfg)."""
 
     @abc.abstractmethod
-    def loss_sums(self, model, params, batch, key):
-        """(loss summed over the batch, aux sums with a "weight" that divides it)."""
+    def loss_sums(self, model, params, batch, key, step):
+        """(loss summed over the batch, aux sums with a "weight" that divides it); `step`
+        (a traced int) is the update being computed, for per-step schedules."""
+
+    def finish(self, aux: dict) -> dict:
+        """The logged metrics from the aux sums of a whole (accumulated) step, in jnp."""
+        return {k: v for k, v in aux.items() if k != "weight"}
+
+    def health(self, metrics: dict) -> str | None:
+        """A problem with a logged step's metrics (host floats) that should stop the run if
+        it persists (e.g. a collapsed codebook), or None."""
+        return None
 
     @abc.abstractmethod
     def batches(self, source, *, train: bool, stats, **pipeline_args):

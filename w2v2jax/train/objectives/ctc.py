@@ -109,7 +109,7 @@ class CTC(Objective):
     def make_model(self, cfg):
         return Wav2Vec2ForCTC(cfg)
 
-    def loss_sums(self, model, params, batch, key):
+    def loss_sums(self, model, params, batch, key, step):
         return loss_sums(model, params, batch, key, zero_infinity=self.c.zero_infinity)
 
     def batches(self, source, *, train: bool, stats, **pipeline_args):
