@@ -5,6 +5,7 @@
     cfg = get_config("tiny", vocab_size=32)
     params = init_params(cfg, jax.random.key(0))
     logits_BxTxV, paddings_BxT = Wav2Vec2ForCTC(cfg).apply({"params": params}, audio, paddings)
+    out = Wav2Vec2ForPreTraining(cfg).apply({"params": p}, audio, paddings, rngs=...)
 
 Imports nothing outside models/ but the constants module `w2v2jax.frames`.
 """
@@ -20,8 +21,17 @@ from w2v2jax.models.config import (
 )
 from w2v2jax.models.feature_encoder import FeatureEncoder, FeatureProjection
 from w2v2jax.models.layout import stack_layers, to_layout, unstack_layers
-from w2v2jax.models.masking import feature_mask, span_mask, time_mask
+from w2v2jax.models.masking import (
+    feature_mask,
+    pretraining_mask,
+    same_count_mask,
+    sample_negatives,
+    span_mask,
+    time_mask,
+)
 from w2v2jax.models.positional import get_posemb, rope, sinusoid_table
+from w2v2jax.models.pretraining import Wav2Vec2ForPreTraining, contrastive_logits
+from w2v2jax.models.quantizer import GumbelVectorQuantizer
 from w2v2jax.models.strided_conv import strided_conv
 from w2v2jax.models.transformer import Encoder
 from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC, Wav2Vec2Model, init_params
@@ -34,16 +44,22 @@ __all__ = [
     "Encoder",
     "FeatureEncoder",
     "FeatureProjection",
+    "GumbelVectorQuantizer",
     "Wav2Vec2Config",
     "Wav2Vec2ForCTC",
+    "Wav2Vec2ForPreTraining",
     "Wav2Vec2Model",
     "activations",
     "axes",
+    "contrastive_logits",
     "feature_mask",
     "get_config",
     "get_posemb",
     "init_params",
+    "pretraining_mask",
     "rope",
+    "same_count_mask",
+    "sample_negatives",
     "sinusoid_table",
     "span_mask",
     "stack_layers",

@@ -1,10 +1,13 @@
-"""Activations by transformers' names, and a fused group norm + activation for conv layer 0.
+"""Activations by transformers' names, a fused group norm + activation for conv layer 0,
+and `scale_grad` (fairseq's feature_grad_mult).
 
 The exact GELU is a custom VJP that keeps only its input for the backward pass. Autodiff of
 `jax.nn.gelu` writes erfc and exp(-x^2) residuals the size of the activation; on the CPU,
 where the feature encoder's first layers are memory-bound (16 x 6400 x 128 floats per
 batch), those extra passes were a fifth of a training step.
 """
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -137,3 +140,22 @@ def _gng_bwd(eps, residuals, g):
 
 
 _group_norm_gelu.defvjp(_gng_fwd, _gng_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def scale_grad(x, mult: float):
+    """The identity forward; the gradient multiplied by `mult` backward (fairseq's
+    GradMultiply). A custom VJP rather than x*m + stop_gradient(x*(1-m)): the forward
+    values stay bit-identical to x."""
+    return x
+
+
+def _scale_grad_fwd(x, mult):
+    return x, None
+
+
+def _scale_grad_bwd(mult, _, g):
+    return ((g * mult).astype(g.dtype),)
+
+
+scale_grad.defvjp(_scale_grad_fwd, _scale_grad_bwd)

@@ -16,3 +16,8 @@ KERNEL = "conv_kernel"
 NORM = "norm"
 LAYERS = "layers"
 POSITIONS = "positions"
+# Pretraining: the G*V codebook entries, the quantized vector (Q and its Q/G pieces) and
+# the space where predictions meet targets (P). Small: replicated unless a rule says otherwise.
+CODEVECTORS = "codevectors"
+CODEVECTOR_DIM = "codevector_dim"
+PROJ = "proj"

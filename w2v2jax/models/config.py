@@ -49,6 +49,18 @@ class Wav2Vec2Config:
     # What "learned" does past its table: "error" or "clip" (reuse the last row).
     learned_overflow: str = "error"
     rope_theta: float = 10000.0
+    # Pretraining (Wav2Vec2ForPreTraining): the quantizer, the contrastive task, their losses.
+    num_codevector_groups: int = 2  # G
+    num_codevectors_per_group: int = 320  # V
+    codevector_dim: int = 256  # Q, the quantized vector (G pieces of Q / G)
+    proj_codevector_dim: int = 256  # P, where predictions and targets are compared
+    contrastive_logits_temperature: float = 0.1
+    num_negatives: int = 100  # K
+    diversity_loss_weight: float = 0.1
+    feat_quantizer_dropout: float = 0.0
+    # fairseq's: the gradient into the CNN is multiplied by this (0.1 in its base recipe);
+    # the forward pass is unchanged, and 1.0 adds nothing to the graph.
+    feature_grad_mult: float = 1.0
     dtype: str = "float32"  # compute dtype; parameters stay float32
     scan_layers: bool = False
     remat: str = "none"
@@ -73,6 +85,39 @@ class Wav2Vec2Config:
             raise ConfigError(
                 f"hidden_size={self.hidden_size} is not divisible by "
                 f"num_conv_pos_embedding_groups={self.num_conv_pos_embedding_groups}"
+            )
+
+        self._check_pretraining()
+
+    def _check_pretraining(self):
+        g, v = self.num_codevector_groups, self.num_codevectors_per_group
+        if g < 1 or v < 1:
+            raise ConfigError(
+                f"num_codevector_groups={g} and num_codevectors_per_group={v} must be >= 1"
+            )
+        if self.codevector_dim % g:
+            raise ConfigError(
+                f"codevector_dim={self.codevector_dim} is not divisible by "
+                f"num_codevector_groups={g}: each group holds codevector_dim / groups values"
+            )
+        if self.proj_codevector_dim < 1 or self.num_negatives < 1:
+            raise ConfigError(
+                f"proj_codevector_dim={self.proj_codevector_dim} and "
+                f"num_negatives={self.num_negatives} must be >= 1"
+            )
+        if self.contrastive_logits_temperature <= 0:
+            raise ConfigError(
+                f"contrastive_logits_temperature={self.contrastive_logits_temperature} "
+                "must be > 0 (fairseq and transformers use 0.1)"
+            )
+        if not 0.0 <= self.feat_quantizer_dropout < 1.0:
+            raise ConfigError(
+                f"feat_quantizer_dropout={self.feat_quantizer_dropout} must be in [0, 1)"
+            )
+        if self.feature_grad_mult < 0:
+            raise ConfigError(
+                f"feature_grad_mult={self.feature_grad_mult} must be >= 0 (0 freezes the CNN, "
+                "1 trains it fully; fairseq's base recipe uses 0.1)"
             )
 
     @property

@@ -9,7 +9,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from w2v2jax.models import axes
+from w2v2jax.models import activations, axes
 from w2v2jax.models.config import Wav2Vec2Config
 from w2v2jax.models.feature_encoder import (
     FeatureEncoder,
@@ -25,6 +25,8 @@ class Wav2Vec2Model(nn.Module):
 
     `mask_time_BxT` (bool) replaces the sampled time mask (pretraining supplies its own);
     masking is applied only when `deterministic` is False or a mask is given.
+    "conv_features" is the CNN output [B, T, C] before the layer norm (pretraining's
+    feature penalty), "features" the layer-normed one (the quantizer's input).
     """
 
     cfg: Wav2Vec2Config
@@ -35,6 +37,10 @@ class Wav2Vec2Model(nn.Module):
     ):
         cfg = self.cfg
         feats_BxTxC = FeatureEncoder(cfg, name="feature_extractor")(audio_BxS)
+        if cfg.feature_grad_mult != 1.0:
+            # fairseq scales the CNN's gradient right at its output (GradMultiply); 1.0 adds
+            # nothing to the graph, so the CTC model is unchanged.
+            feats_BxTxC = activations.scale_grad(feats_BxTxC, cfg.feature_grad_mult)
         paddings_BxT = frame_paddings(audio_paddings_BxS, feats_BxTxC.shape[1], cfg)
         x_BxTxD, normed_BxTxC = FeatureProjection(cfg, name="feature_projection")(
             feats_BxTxC, deterministic
@@ -45,6 +51,7 @@ class Wav2Vec2Model(nn.Module):
             "hidden": x_BxTxD,
             "paddings": paddings_BxT,
             "features": normed_BxTxC,
+            "conv_features": feats_BxTxC,
             "mask_time": mask_time_BxT,
         }
 
