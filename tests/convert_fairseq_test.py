@@ -122,5 +122,48 @@ class Opaque:
 
 def test_pickled_objects_are_refused(tmp_path):
     torch.save({"model": {}, "cfg": Opaque()}, tmp_path / "obj.pt")
-    with pytest.raises(CheckpointError, match="weights_only=True"):
+    with pytest.raises(CheckpointError, match=r"obj\.pt: holds pickled .*Opaque.* re-save") as e:
         from_fairseq(str(tmp_path / "obj.pt"))
+    assert "weights_only=False" not in str(e.value)  # an option the CLI does not have
+
+
+def test_a_tensor_that_disagrees_with_the_others_is_named(tmp_path):
+    """The config comes from some tensors' shapes; another layer's tensor that disagrees
+    (a damaged file) is named with both shapes, before anything is written."""
+    cfg = get_config("base", **SMALL)
+    sd = to_fairseq(make_hf_model(cfg, tmp_path / "hf").state_dict(), finetuned=True)
+    sd["w2v_encoder.w2v_model.encoder.layers.1.fc1.weight"] = torch.zeros(90, 64)
+    torch.save({"model": sd}, tmp_path / "odd.pt")
+    with pytest.raises(CheckpointError) as e:
+        from_fairseq(str(tmp_path / "odd.pt"), num_attention_heads=4)
+    message = str(e.value)
+    wrong = "layers.1.feed_forward.intermediate_dense.weight is [90, 64], the config needs [96, 64]"
+    assert wrong in message
+    assert message.startswith(str(tmp_path / "odd.pt")) and "damaged" in message
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("truncated", r"truncated\.pt: cannot be read as a PyTorch file .*truncated"),
+        ("no_tensors", r"no_tensors\.pt: not a fairseq wav2vec 2\.0 checkpoint"),
+        ("a_list", r"a_list\.pt: expected a fairseq checkpoint"),
+        ("no_heads", r"no_heads\.pt: cannot tell the attention head count .*encoder_attention_"),
+    ],
+)
+def test_damaged_or_foreign_files_are_one_sentence(tmp_path, content, message):
+    path = tmp_path / f"{content}.pt"
+    if content == "truncated":
+        torch.save({"model": {"a": torch.zeros(1000)}}, path)
+        path.write_bytes(path.read_bytes()[:600])
+    elif content == "no_tensors":
+        torch.save({"model": {"step": 3}}, path)
+    elif content == "a_list":
+        torch.save([torch.zeros(3)], path)
+    else:
+        cfg = get_config("base", **{**SMALL, "hidden_size": 96, "num_conv_pos_embedding_groups": 4})
+        sd = to_fairseq(make_hf_model(cfg, tmp_path / "hf").state_dict(), finetuned=True)
+        torch.save({"model": sd}, path)  # width 96: no released model to take heads from
+    with pytest.raises(CheckpointError, match=message) as e:
+        from_fairseq(str(path))
+    assert "\n" not in str(e.value) and "pass num_attention_heads=" not in str(e.value)

@@ -8,6 +8,7 @@ import jax
 import numpy as np
 import pytest
 import soundfile as sf
+import transformers
 from hf_reference import make_hf_model
 from train_helpers import MICRO_MODEL, micro_config, run_single
 
@@ -127,3 +128,99 @@ def test_align_transcript_too_long(trained):
     wd, files = trained
     out = cli("align", f"--workdir={wd}", files[0], "one two three " * 40, check=False)
     assert out.returncode == 1 and "too long" in out.stderr
+
+
+@pytest.mark.parametrize("beam", ["-3", "100000"])
+def test_beam_out_of_range_is_one_sentence_before_loading(beam, tmp_path):
+    out = cli(
+        "transcribe", f"--workdir={tmp_path / 'none'}", f"--beam={beam}", "a.wav", check=False
+    )
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.strip() == (
+        f"w2v2jax transcribe: error: --beam={beam}: the beam width must be between 0 (greedy) "
+        "and 1024; wider beams do not change the result and their memory grows as the square "
+        "of the width"
+    )
+
+
+def test_reader_that_leaves_early_ends_transcribe_quietly(trained):
+    """`w2v2jax transcribe ... | head -1`: the second line meets a closed pipe."""
+    wd, files = trained
+    command = [sys.executable, "-m", "w2v2jax.cli", "transcribe", f"--workdir={wd}", *files * 6]
+    out = subprocess.run(
+        ["bash", "-c", '"$@" | head -1; echo "status ${PIPESTATUS[0]}" >&2', "_", *command],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "XLA_FLAGS": ""},
+    )
+    assert out.stdout.count("\n") == 1 and out.stdout.startswith(files[0] + "\t")
+    assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr
+    assert out.stderr.strip().endswith("status 141")  # 128 + SIGPIPE, as `yes | head -1`
+
+
+def test_a_bad_file_among_good_ones_is_reported_and_the_rest_transcribed(trained, tmp_path):
+    wd, files = trained
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF not really a wav")
+    out = cli("transcribe", f"--workdir={wd}", files[0], str(bad), files[1], check=False)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert [line.split("\t")[0] for line in out.stdout.splitlines()] == [files[0], files[1]]
+    errors = [line for line in out.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 2 and str(bad) in errors[0]
+    assert errors[1].endswith(
+        "1 of 3 files could not be transcribed (each is named above); the others were"
+    )
+    out = cli(
+        "transcribe", f"--workdir={wd}", "--strict", files[0], str(bad), files[1], check=False
+    )
+    assert out.returncode == 1 and str(bad) in out.stderr and "Traceback" not in out.stderr
+    assert [line.split("\t")[0] for line in out.stdout.splitlines()] == [files[0]]
+
+
+def test_stderr_names_the_checkpoint_step(trained):
+    wd, files = trained
+    out = cli("transcribe", f"--workdir={wd}", files[0])
+    assert f"w2v2jax transcribe: {wd}: checkpoint step 20" in out.stderr
+
+
+def test_align_equals_forced_align(trained):
+    """Transcriber.align runs ctc.align_long; its spans are forced_align's."""
+    from w2v2jax.ctc import forced_align
+
+    wd, files = trained
+    t = Transcriber(wd)
+    lp = np.concatenate([t.log_probs(audiolib.load_audio(f)) for f in files])
+    text = "on off yes no one two three four five"
+    tokens, words = t.align(lp, text)
+    ids = np.asarray([t.tok.encode(text)], np.int32)
+    ref = forced_align(lp[None], np.zeros((1, len(lp))), ids, np.zeros(ids.shape))
+    starts = [round(s / t.frame_seconds) for _, s, _ in tokens]
+    ends = [round(e / t.frame_seconds) for _, _, e in tokens]
+    assert starts == list(np.asarray(ref.starts_BxU[0])) and ends == list(
+        np.asarray(ref.ends_BxU[0])
+    )
+    assert [w for w, _, _ in words] == text.split()
+
+
+def test_align_names_symbols_outside_the_vocabulary(trained):
+    wd, files = trained
+    out = cli("align", f"--workdir={wd}", files[0], "on 3 off!", check=False)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "has symbols this model cannot emit: ['3']" in out.stderr
+    assert "vocab.json" in out.stderr and "strict" not in out.stderr
+
+
+def test_workdirs_transcribe_cannot_use_are_one_sentence(tmp_path):
+    from w2v2jax.convert import from_hf, write_workdir
+    from w2v2jax.errors import WorkdirError
+
+    cfg = get_config("tiny", **{**MICRO_MODEL, "vocab_size": 40})
+    make_hf_model(cfg, tmp_path / "hf")
+    write_workdir(*from_hf(str(tmp_path / "hf")), str(tmp_path / "novocab"))
+    with pytest.raises(WorkdirError, match="no vocab.json"):
+        Transcriber(str(tmp_path / "novocab"))
+    make_hf_model(cfg, tmp_path / "enc", cls=transformers.Wav2Vec2Model)
+    write_workdir(*from_hf(str(tmp_path / "enc")), str(tmp_path / "headless"))
+    with pytest.raises(WorkdirError, match="without a CTC head.*init_from="):
+        Transcriber(str(tmp_path / "headless"))

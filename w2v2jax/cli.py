@@ -9,6 +9,7 @@ w2v2jax align --workdir=DIR FILE "TEXT"
 w2v2jax convert --from_hf=DIR | --from_fairseq=FILE --out=DIR
 """
 
+import contextlib
 import os
 import sys
 
@@ -16,7 +17,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from w2v2jax import allocator, cli_help
-from w2v2jax.errors import UsageError, W2V2JaxError
+from w2v2jax.errors import InputError, UsageError, W2V2JaxError
 
 config_flags.DEFINE_config_file("config", None, "Training config: path.py:arg.")
 flags.DEFINE_string("workdir", None, "Run folder (checkpoints, vocab.json, metrics.jsonl).")
@@ -38,6 +39,9 @@ flags.DEFINE_string("from_hf", None, "convert: a transformers save_pretrained fo
 flags.DEFINE_string("from_fairseq", None, "convert: a fairseq checkpoint file.")
 flags.DEFINE_integer("beam", 0, "transcribe: beam width (0 = greedy).")
 flags.DEFINE_bool("timestamps", False, "transcribe: print word start/end times.")
+flags.DEFINE_bool(
+    "strict", False, "transcribe: stop at the first file that fails (default: name it, go on)."
+)
 flags.DEFINE_float("seconds", 16.0, "compile: utterance length to compile for.")
 flags.DEFINE_string("coordinator_address", None, "Multi-host: HOST:PORT of process 0.")
 flags.DEFINE_integer("num_processes", None, "Multi-host: number of processes.")
@@ -125,50 +129,99 @@ def cmd_compile(args):
 
 
 def cmd_transcribe(args):
-    from w2v2jax.inference import Transcriber
+    from w2v2jax.inference import check_beam
 
     if not args:
         raise UsageError("give one or more audio files: w2v2jax transcribe --workdir=DIR FILE...")
+    check_beam(FLAGS.beam, "--beam")  # before minutes of loading, not after
+    t = _transcriber("transcribe")
+    failed = 0
+    with _quiet_when_reader_leaves():
+        for path in args:
+            try:
+                line = _transcript_line(t, path)
+            except W2V2JaxError as e:
+                # One bad file must not cost the others: name it, go on, fail at the end.
+                if FLAGS.strict:
+                    raise
+                failed += 1
+                reason = str(e) if path in str(e) else f"{path}: {e}"
+                print(f"w2v2jax transcribe: error: {reason}", file=sys.stderr, flush=True)
+                continue
+            print(line, flush=True)
+    if failed:
+        raise InputError(
+            f"{failed} of {len(args)} files could not be transcribed (each is named above); "
+            "the others were"
+        )
+
+
+def _transcript_line(t, path):
+    text, lp = t.transcribe(path, beam=FLAGS.beam)
+    line = f"{path}\t{text}"
+    if FLAGS.timestamps and text.strip():
+        _, words = t.align(lp, text)
+        line += "\t" + " ".join(f"{w}[{s:.2f}-{e:.2f}]" for w, s, e in words)
+    return line
+
+
+def _transcriber(command):
+    """The workdir's model; which checkpoint step it is goes to stderr (a fact the user
+    needs when a workdir holds several)."""
+    from w2v2jax.inference import Transcriber
+
     t = Transcriber(_need("workdir"))
-    for path in args:
-        text, lp = t.transcribe(path, beam=FLAGS.beam)
-        line = f"{path}\t{text}"
-        if FLAGS.timestamps and text.strip():
-            _, words = t.align(lp, text)
-            line += "\t" + " ".join(f"{w}[{s:.2f}-{e:.2f}]" for w, s, e in words)
-        print(line, flush=True)
+    print(f"w2v2jax {command}: {t.workdir}: checkpoint step {t.step}", file=sys.stderr)
+    return t
+
+
+@contextlib.contextmanager
+def _quiet_when_reader_leaves():
+    """`w2v2jax transcribe ... | head -1`: when the reader closes the pipe, stop quietly as
+    Unix tools do (status 141 = 128 + SIGPIPE), not with a BrokenPipeError traceback."""
+    try:
+        yield
+    except BrokenPipeError:
+        # Python flushes stdout again at exit; point it at /dev/null so that flush succeeds.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(141) from None
 
 
 def cmd_align(args):
     from w2v2jax.data import audio
-    from w2v2jax.inference import Transcriber
 
     if len(args) != 2:
         raise UsageError('usage: w2v2jax align --workdir=DIR FILE "TEXT"')
-    t = Transcriber(_need("workdir"))
+    t = _transcriber("align")
     lp = t.log_probs(audio.load_audio(args[0]))
     tokens, words = t.align(lp, args[1])
-    print("token\tstart_s\tend_s")
-    for sym, s, e in tokens:
-        print(f"{sym}\t{s:.2f}\t{e:.2f}")
-    print("word\tstart_s\tend_s")
-    for w, s, e in words:
-        print(f"{w}\t{s:.2f}\t{e:.2f}")
+    with _quiet_when_reader_leaves():
+        print("token\tstart_s\tend_s")
+        for sym, s, e in tokens:
+            print(f"{sym}\t{s:.2f}\t{e:.2f}")
+        print("word\tstart_s\tend_s")
+        for w, s, e in words:
+            print(f"{w}\t{s:.2f}\t{e:.2f}")
+        sys.stdout.flush()  # inside: a reader that left must be seen here
 
 
 def cmd_convert(args):
     from w2v2jax import convert
-    from w2v2jax.convert.export import write_workdir
+    from w2v2jax.convert.export import check_out_dir, write_workdir
 
     out = _need("out")
+    if args or bool(FLAGS.from_hf) == bool(FLAGS.from_fairseq):
+        raise UsageError(
+            "usage: w2v2jax convert --from_hf=DIR --out=DIR, or --from_fairseq=FILE --out=DIR "
+            "(one of the two, no other arguments)"
+        )
+    check_out_dir(out)  # before the conversion, which can take minutes
     if FLAGS.from_hf:
         cfg, params = convert.from_hf(FLAGS.from_hf)
         vocab = os.path.join(FLAGS.from_hf, "vocab.json")
-    elif FLAGS.from_fairseq:
+    else:
         cfg, params = convert.from_fairseq(FLAGS.from_fairseq)
         vocab = None
-    else:
-        raise UsageError("convert needs --from_hf=DIR or --from_fairseq=FILE")
     print(write_workdir(cfg, params, out, vocab if vocab and os.path.exists(vocab) else None))
 
 

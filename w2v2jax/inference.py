@@ -8,6 +8,7 @@ Legend: S samples, T frames, V vocab.
 
 import functools
 import math
+import os
 
 import jax
 import jax.numpy as jnp
@@ -15,17 +16,45 @@ import numpy as np
 
 from w2v2jax.data import audio as audiolib
 from w2v2jax.data import tokenizer as toklib
-from w2v2jax.errors import InputError
+from w2v2jax.errors import InputError, WorkdirError
 from w2v2jax.frames import SAMPLE_RATE, frame_count, frame_seconds, hop_length
 from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC, init_params
 from w2v2jax.train import checkpoint
 
 PAD_MULTIPLE = SAMPLE_RATE  # pad to whole seconds: few shapes, few compilations
+# The widest beam we search with. The jitted search holds K x K prefix-merge tables per
+# frame and T x K backpointers: measured with memory_analysis (V = 32), K = 1024 needs
+# ~24 MiB for a 30 s file and ~1.5 GB for a 60-minute one, while K = 100000 would ask for
+# ~120 GB. Past a few hundred beams the best path stops changing in practice
+# (pyctcdecode's default is 100), so a wider beam only costs memory.
+MAX_BEAM = 1024
+
+
+def check_beam(beam: int, name: str = "beam") -> None:
+    """Raises InputError unless 0 <= beam <= MAX_BEAM (0 = greedy decoding)."""
+    if not 0 <= beam <= MAX_BEAM:
+        raise InputError(
+            f"{name}={beam}: the beam width must be between 0 (greedy) and {MAX_BEAM}; wider "
+            "beams do not change the result and their memory grows as the square of the width"
+        )
 
 
 class Transcriber:
     def __init__(self, workdir: str, chunk_s: float = 30.0, context_s: float = 2.0):
+        self.workdir = workdir
         self.cfg = checkpoint.load_model_config(workdir)
+        if checkpoint.is_headless(workdir):
+            raise WorkdirError(
+                f"{workdir} holds an encoder without a CTC head (converted from a pretrained "
+                "model): fine-tune it first with w2v2jax train --config.init_from="
+                f"{workdir}, then transcribe with that run's workdir"
+            )
+        if not os.path.exists(os.path.join(workdir, "vocab.json")):
+            raise WorkdirError(
+                f"{workdir}: no vocab.json, so the model's ids cannot be spelled; copy the "
+                "vocab.json the model was trained with (symbol -> id, as transformers writes "
+                "it) into the folder"
+            )
         self.tok = toklib.load(workdir)
         abstract = jax.eval_shape(lambda: init_params(self.cfg, jax.random.PRNGKey(0)))
         self.params, self.step = checkpoint.restore_params(workdir, abstract)
@@ -73,12 +102,14 @@ class Transcriber:
         return np.concatenate(out, 0)
 
     def transcribe(self, path: str, beam: int = 0) -> tuple[str, np.ndarray]:
+        check_beam(beam)  # before the model runs, not after
         lp = self.log_probs(audiolib.load_audio(path))
         return self.decode(lp, beam), lp
 
     def decode(self, lp_TxV: np.ndarray, beam: int = 0) -> str:
         from w2v2jax.ctc import greedy_decode, prefix_beam_search
 
+        check_beam(beam)
         pads = np.zeros((1, lp_TxV.shape[0]), np.float32)
         if beam:
             ids, _ = prefix_beam_search(lp_TxV[None], pads, beam_size=beam, num_best=1)
@@ -89,33 +120,48 @@ class Transcriber:
 
     def align(self, lp_TxV: np.ndarray, text: str):
         """(token rows, word rows) for `text` over the frames of lp_TxV, times in seconds:
-        tokens as (symbol, start, end), words as (word, start, end)."""
-        from w2v2jax.ctc import forced_align, word_spans
+        tokens as (symbol, start, end), words as (word, start, end).
 
-        ids = self.tok.encode(text)
-        labels = np.asarray([ids], np.int32)
+        The Viterbi runs in segments (ctc.align_long): memory grows as U sqrt(T), not T U,
+        so an hour of audio aligns in under a gigabyte (tests/ctc_align_long_test.py)."""
+        from w2v2jax.ctc import align_long, word_spans
+
+        ids = self.encode(text)
         frames = lp_TxV.shape[0]
         if len(ids) > frames:
             raise InputError(
                 f"{len(ids)} tokens cannot be aligned to {frames} frames "
                 f"({frames * self.frame_seconds:.2f} s of audio): the transcript is too long"
             )
-        res = forced_align(
-            jnp.asarray(lp_TxV[None]),
-            jnp.zeros((1, frames)),
-            jnp.asarray(labels),
-            jnp.zeros(labels.shape),
-        )
+        res = align_long(lp_TxV, np.asarray(ids, np.int32))
         if not np.isfinite(float(res.scores_B[0])):
-            raise InputError("no alignment fits: the transcript needs more frames than the audio")
-        starts, ends = np.asarray(res.starts_BxU[0]), np.asarray(res.ends_BxU[0])
+            raise InputError(
+                "no alignment fits: the transcript needs more frames than the audio has "
+                "(a repeated letter needs a blank frame between its two)"
+            )
+        starts, ends = res.starts_BxU[0], res.ends_BxU[0]
         tokens = [
             (self.tok.decode([i]) or "|", s * self.frame_seconds, e * self.frame_seconds)
             for i, s, e in zip(ids, starts, ends, strict=True)
         ]
         delim = self.tok.vocab.get("|")
+        labels = np.asarray([ids], np.int32)
         words = [
             (self.tok.decode(list(w.ids)), w.start, w.end)
             for w in word_spans(res, labels, delim, self.frame_seconds)[0]
         ]
         return tokens, words
+
+    def encode(self, text: str) -> list[int]:
+        """The transcript's ids; symbols outside the model's vocabulary are an InputError
+        that lists them (the tokenizer's own message names an option this CLI lacks)."""
+        try:
+            return self.tok.encode(text)
+        except toklib.OutOfVocabularyError:
+            words = self.tok.words(text)
+            missing = sorted({u for w in words for u in w if u not in self.tok.vocab})
+            raise InputError(
+                f"the transcript has symbols this model cannot emit: {missing}; "
+                f"rewrite it with the symbols of {self.workdir}/vocab.json (spell numbers "
+                "out, drop other characters)"
+            ) from None

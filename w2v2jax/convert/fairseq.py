@@ -17,7 +17,8 @@ import argparse
 import re
 
 from w2v2jax.convert.hf import state_dict_to_params
-from w2v2jax.errors import CheckpointError
+from w2v2jax.convert.torch_files import to_numpy, torch_load
+from w2v2jax.errors import CheckpointError, ConfigError
 from w2v2jax.models.config import Wav2Vec2Config
 from w2v2jax.models.layout import to_layout
 
@@ -38,6 +39,10 @@ _RENAMES = [
 ]
 _PRETRAIN_ONLY = ("quantizer.", "project_q.", "final_proj.", "label_embs_concat", "target_glu.")
 _HEADS_BY_WIDTH = {768: 12, 1024: 16, 1280: 16}
+_RESAVE = (
+    "fairseq stores its config as an omegaconf object: re-save it as plain data once, from "
+    "an environment you trust (see the docstring of w2v2jax/convert/fairseq.py)"
+)
 
 
 def fairseq_to_hf_key(key: str) -> str:
@@ -47,21 +52,12 @@ def fairseq_to_hf_key(key: str) -> str:
 
 
 def _load(path: str) -> dict:
-    try:
-        import torch
-    except ImportError as e:
-        raise CheckpointError(f"{path}: reading fairseq checkpoints needs torch") from e
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            ck = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
+    ck = torch_load(path, plain_types=(argparse.Namespace,), pickled_objects_hint=_RESAVE)
+    if not isinstance(ck, dict) or not isinstance(ck.get("model", ck), dict):
         raise CheckpointError(
-            f"{path}: cannot be read with torch.load(weights_only=True) ({type(e).__name__}: "
-            f"{str(e)[:160]}). It probably stores its config as an omegaconf object; re-save "
-            "it as plain data (see w2v2jax/convert/fairseq.py's docstring)."
-        ) from e
-    if not isinstance(ck, dict):
-        raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(ck).__name__}")
+            f"{path}: expected a fairseq checkpoint (a dict with the model's tensors under "
+            f'"model"), got {type(ck).__name__}'
+        )
     return ck
 
 
@@ -89,11 +85,21 @@ def _strides(spec: str | None, n: int) -> tuple[int, ...]:
             return tuple(out)
     if n == 7:
         return (5, 2, 2, 2, 2, 2, 2)
-    raise CheckpointError(f"cannot tell the conv strides of {n} conv layers: pass conv_stride=")
+    raise CheckpointError(
+        f"cannot tell the strides of {n} conv layers: store them in the checkpoint's config "
+        'as cfg["model"]["conv_feature_layers"] (fairseq\'s "[(dim, kernel, stride)] * n" '
+        "form), or call from_fairseq(path, conv_stride=(...))"
+    )
 
 
 def infer_config(sd: dict, fcfg: dict, overrides: dict) -> Wav2Vec2Config:
     """The model config from the state dict's shapes plus fairseq's config where present."""
+    for suffix in (
+        "conv_layers.0.0.weight",
+        "post_extract_proj.weight",
+        "encoder.layers.0.fc1.weight",
+    ):
+        _find(sd, suffix)  # a file without them is no wav2vec 2.0 checkpoint: say so first
     n_conv = 1 + max(
         int(m.group(1)) for k in sd if (m := re.search(r"conv_layers\.(\d+)\.0\.weight", k))
     )
@@ -111,7 +117,9 @@ def infer_config(sd: dict, fcfg: dict, overrides: dict) -> Wav2Vec2Config:
     )
     if heads is None:
         raise CheckpointError(
-            f"cannot tell the head count of width {hidden}: pass num_attention_heads="
+            f"cannot tell the attention head count of width {hidden}: store it in the "
+            'checkpoint\'s config as cfg["model"]["encoder_attention_heads"], or call '
+            "from_fairseq(path, num_attention_heads=N)"
         )
     head = [k for k in sd if k.startswith("w2v_encoder.proj.weight")]
     kw = {
@@ -132,7 +140,10 @@ def infer_config(sd: dict, fcfg: dict, overrides: dict) -> Wav2Vec2Config:
         "mask_time_prob": float(fcfg.get("mask_prob", 0.05)) or 0.05,  # fairseq always has mask_emb
         "mask_time_length": int(fcfg.get("mask_length", 10)),
     }
-    return Wav2Vec2Config(**{**kw, **overrides})
+    try:
+        return Wav2Vec2Config(**{**kw, **overrides})
+    except ConfigError as e:
+        raise CheckpointError(f"the shapes and config of the checkpoint disagree: {e}") from None
 
 
 def _find(sd: dict, suffix: str) -> str:
@@ -147,10 +158,21 @@ def from_fairseq(path: str, **overrides):
     ck = _load(path)
     sd = ck.get("model", ck)
     sd = {k: v for k, v in sd.items() if hasattr(v, "shape")}
-    cfg = infer_config(sd, _model_cfg(ck), overrides)
+    try:
+        cfg = infer_config(sd, _model_cfg(ck), overrides)
+    except CheckpointError as e:
+        raise CheckpointError(f"{path}: {e}") from None
     hf_sd = {
-        fairseq_to_hf_key(k): v
+        fairseq_to_hf_key(k): to_numpy(v)
         for k, v in sd.items()
         if not k.removeprefix("w2v_encoder.w2v_model.").startswith(_PRETRAIN_ONLY)
     }
-    return cfg, to_layout(state_dict_to_params(hf_sd, cfg, path), cfg)
+    # The config came from some of these shapes; the check finds a tensor that disagrees.
+    params = state_dict_to_params(hf_sd, cfg, path, hint=_DAMAGED)
+    return cfg, to_layout(params, cfg)
+
+
+_DAMAGED = (
+    "The config was read from the tensors' shapes, so they disagree with each other: the "
+    "file is damaged or not a wav2vec 2.0 checkpoint."
+)

@@ -4,7 +4,9 @@
     to_hf(cfg, params, "out_dir")  # loadable by transformers' Wav2Vec2ForCTC.from_pretrained
 
 Reads config.json + model.safetensors (also sharded), or pytorch_model.bin through
-torch.load(weights_only=True): nothing is unpickled beyond tensors.
+torch.load(weights_only=True): nothing is unpickled beyond tensors. Every key and every
+tensor's shape is checked against the config before anything is written, and a damaged
+file is named in one sentence.
 """
 
 import json
@@ -15,12 +17,16 @@ import jax
 import numpy as np
 
 from w2v2jax.convert.keys import (
+    WN_G,
     canonical_hf_key,
+    check_field_types,
     from_torch_layout,
     ours_to_hf,
     to_torch_layout,
+    torch_shape,
 )
-from w2v2jax.errors import CheckpointError
+from w2v2jax.convert.torch_files import to_numpy, torch_load
+from w2v2jax.errors import CheckpointError, ConfigError
 from w2v2jax.models.config import Wav2Vec2Config
 from w2v2jax.models.layout import to_layout, unstack_layers
 
@@ -33,17 +39,10 @@ def read_state_dict(model_dir: str) -> dict[str, np.ndarray]:
     st = os.path.join(model_dir, "model.safetensors")
     index = st + ".index.json"
     if os.path.exists(st) or os.path.exists(index):
-        from safetensors.numpy import load_file
-
-        files = [st]
-        if not os.path.exists(st):
-            with open(index) as f:
-                files = sorted(
-                    {os.path.join(model_dir, v) for v in json.load(f)["weight_map"].values()}
-                )
+        files = [st] if os.path.exists(st) else _shards(index, model_dir)
         out = {}
         for path in files:
-            out.update(load_file(path))
+            out.update(_read_safetensors(path))
         return {k: np.asarray(v, np.float32) for k, v in out.items()}
     binary = os.path.join(model_dir, "pytorch_model.bin")
     if os.path.exists(binary):
@@ -54,33 +53,41 @@ def read_state_dict(model_dir: str) -> dict[str, np.ndarray]:
     )
 
 
+def _shards(index: str, model_dir: str) -> list[str]:
+    try:
+        with open(index, encoding="utf-8") as f:
+            names = set(json.load(f)["weight_map"].values())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise CheckpointError(
+            f"{index}: not a safetensors index ({type(e).__name__}: {e}); it should map each "
+            'tensor to its shard as {"weight_map": {...}}: re-save the model or restore the file'
+        ) from None
+    return sorted(os.path.join(model_dir, n) for n in names)
+
+
+def _read_safetensors(path: str) -> dict[str, np.ndarray]:
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError) as e:
+        raise CheckpointError(
+            f"{path}: cannot be read as safetensors ({e}); the file is truncated or damaged: "
+            "download or save it again"
+        ) from None
+
+
 def load_torch_weights(path: str) -> dict:
-    try:
-        import torch
-    except ImportError as e:
+    """A pytorch_model.bin's state dict as numpy arrays (torch.load(weights_only=True))."""
+    obj = torch_load(path)
+    sd = to_numpy(obj)
+    if not isinstance(sd, dict) or not all(hasattr(v, "shape") for v in sd.values()):
         raise CheckpointError(
-            f"{path} is a PyTorch pickle; reading it needs torch (pip install torch), "
-            "or convert it to safetensors first."
-        ) from e
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise CheckpointError(
-            f"{path}: cannot be read with torch.load(weights_only=True) ({type(e).__name__}: "
-            f"{str(e)[:200]}). w2v2jax never unpickles arbitrary objects; re-save the tensors "
-            "alone (torch.save(state_dict)) or as safetensors."
-        ) from e
-    return _to_numpy(obj)
-
-
-def _to_numpy(obj):
-    import torch
-
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().to(torch.float32).numpy() if obj.is_floating_point() else obj.numpy()
-    if isinstance(obj, dict):
-        return {k: _to_numpy(v) for k, v in obj.items()}
-    return obj
+            f"{path}: expected a state dict (tensor name -> tensor), got {type(obj).__name__} "
+            "holding other objects; save model.state_dict() instead"
+        )
+    return sd
 
 
 def _flatten(tree, prefix=()):
@@ -97,8 +104,9 @@ def _set(tree, path, value):
     tree[path[-1]] = value
 
 
-def expected_paths(cfg: Wav2Vec2Config, with_head: bool) -> list[tuple[str, ...]]:
-    """Every parameter path of Wav2Vec2ForCTC(cfg) in the unrolled layout, without compute."""
+def expected_shapes(cfg: Wav2Vec2Config, with_head: bool) -> dict[tuple[str, ...], tuple]:
+    """Every parameter path of Wav2Vec2ForCTC(cfg) in the unrolled layout and its shape,
+    from the abstract init (no compute, no memory)."""
     from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC
 
     flat = cfg.replace(scan_layers=False, remat="none")
@@ -107,17 +115,25 @@ def expected_paths(cfg: Wav2Vec2Config, with_head: bool) -> list[tuple[str, ...]
             jax.random.PRNGKey(0), np.zeros((1, 400), np.float32), np.zeros((1, 400), np.float32)
         )
     )["params"]
-    paths = [p for p, _ in _flatten(nn.unbox(shapes))]
-    return [p for p in paths if with_head or p[0] != "lm_head"]
+    return {
+        p: tuple(x.shape) for p, x in _flatten(nn.unbox(shapes)) if with_head or p[0] != "lm_head"
+    }
 
 
-def state_dict_to_params(sd: dict[str, np.ndarray], cfg: Wav2Vec2Config, source: str):
-    """Maps a transformers-named state dict onto our tree; errors list every bad key."""
+def state_dict_to_params(
+    sd: dict[str, np.ndarray],
+    cfg: Wav2Vec2Config,
+    source: str,
+    hint: str = "Check that config.json belongs to these weights.",
+):
+    """Maps a transformers-named state dict onto our tree; every key and every tensor's
+    shape is checked against cfg first, so a mismatch fails here, naming the keys, and
+    never later in an orbax restore. Errors list every bad key."""
     sd = {canonical_hf_key(k): v for k, v in sd.items()}
     prefixed = any(k.startswith("wav2vec2.") for k in sd)
     with_head = "lm_head.weight" in sd
-    params, used, missing = {}, set(), []
-    for path in expected_paths(cfg, with_head):
+    params, used, missing, wrong = {}, set(), [], []
+    for path, shape in expected_shapes(cfg, with_head).items():
         key, kind = ours_to_hf(path)
         if not prefixed:
             key = key.removeprefix("wav2vec2.")
@@ -125,7 +141,11 @@ def state_dict_to_params(sd: dict[str, np.ndarray], cfg: Wav2Vec2Config, source:
             missing.append(key)
             continue
         used.add(key)
-        _set(params, path, from_torch_layout(np.asarray(sd[key], np.float32), kind))
+        value, want = np.asarray(sd[key], np.float32), torch_shape(shape, kind)
+        if value.shape != want and not (kind == WN_G and value.size == np.prod(shape)):
+            wrong.append(f"{key} is {list(value.shape)}, the config needs {list(want)}")
+            continue
+        _set(params, path, from_torch_layout(value, kind))
     unexpected = sorted(
         k
         for k in sd
@@ -133,24 +153,44 @@ def state_dict_to_params(sd: dict[str, np.ndarray], cfg: Wav2Vec2Config, source:
         and not k.removeprefix("wav2vec2.").startswith(IGNORED_PREFIXES)
         and not k.endswith("num_batches_tracked")
     )
-    if missing or unexpected:
+    if missing or unexpected or wrong:
+        parts = [f"wrong shapes ({len(wrong)}):" + "".join(f"\n    {w}" for w in wrong[:20])]
+        parts += [f"missing keys ({len(missing)}): {missing[:20]}"]
+        parts += [f"unexpected keys ({len(unexpected)}): {unexpected[:20]}"]
+        shown = [p for p, n in zip(parts, (wrong, missing, unexpected), strict=True) if n]
         raise CheckpointError(
-            f"{source}: the weights do not match the config.\n  missing keys ({len(missing)}): "
-            f"{missing[:20]}\n  unexpected keys ({len(unexpected)}): {unexpected[:20]}\n"
-            "Check that config.json belongs to these weights."
+            f"{source}: the weights do not match the config.\n  " + "\n  ".join(shown) + f"\n{hint}"
         )
     return params
+
+
+def read_config(model_dir: str, **overrides) -> Wav2Vec2Config:
+    """The model config of a save_pretrained folder; a config.json that is not JSON or
+    holds values of the wrong kind is a CheckpointError naming the file and the key."""
+    cfg_path = os.path.join(model_dir, "config.json")
+    if not os.path.exists(cfg_path):
+        raise CheckpointError(f"{model_dir}: no config.json; expected a save_pretrained folder.")
+    try:
+        with open(cfg_path, encoding="utf-8") as f:
+            hf_cfg = json.load(f)
+    except (OSError, ValueError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise CheckpointError(
+            f"{cfg_path}: not a readable JSON file ({e}); restore it from the model's source "
+            "or save the model again with save_pretrained"
+        ) from None
+    if not isinstance(hf_cfg, dict):
+        raise CheckpointError(f"{cfg_path}: expected a JSON object of config fields")
+    check_field_types(hf_cfg, cfg_path)
+    try:
+        return Wav2Vec2Config.from_dict(hf_cfg).replace(**overrides)
+    except ConfigError as e:
+        raise CheckpointError(f"{cfg_path}: {e}") from None
 
 
 def from_hf(model_dir: str, **overrides):
     """(cfg, params) from a save_pretrained folder of Wav2Vec2ForCTC, Wav2Vec2Model or
     Wav2Vec2ForPreTraining. params has "lm_head" only if the checkpoint has a CTC head."""
-    cfg_path = os.path.join(model_dir, "config.json")
-    if not os.path.exists(cfg_path):
-        raise CheckpointError(f"{model_dir}: no config.json; expected a save_pretrained folder.")
-    with open(cfg_path) as f:
-        hf_cfg = json.load(f)
-    cfg = Wav2Vec2Config.from_dict(hf_cfg).replace(**overrides)
+    cfg = read_config(model_dir, **overrides)
     params = state_dict_to_params(read_state_dict(model_dir), cfg, model_dir)
     return cfg, to_layout(params, cfg)
 

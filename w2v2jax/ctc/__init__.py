@@ -5,10 +5,12 @@ Legend: B batch, T frames, V vocabulary, U label length. Paddings, not lengths: 
 Modules: loss (forward algorithm, custom VJP), greedy (best path, the -1 padded id
 layout), beam_search (`prefix_beam_search`, the jitted search and its `BeamState`),
 lm_search (the host search with a word LM and hotwords), lm (ARPA n-gram LM and
-pyctcdecode's scoring), align (Viterbi forced alignment), checks (input checks).
+pyctcdecode's scoring), align (Viterbi forced alignment, batched), align_long (one long
+utterance in memory O(U sqrt(T))), checks (input checks).
 """
 
 from w2v2jax.ctc.align import Alignment, WordSpan, forced_align, word_spans
+from w2v2jax.ctc.align_long import align_long
 from w2v2jax.ctc.beam_search import BeamState, prefix_beam_search
 from w2v2jax.ctc.checks import check_frames, check_labels, check_search_args
 from w2v2jax.ctc.greedy import greedy_decode, left_align, to_lists
@@ -22,6 +24,7 @@ __all__ = [
     "BeamState",
     "WordScorer",
     "WordSpan",
+    "align_long",
     "check_frames",
     "check_labels",
     "check_search_args",

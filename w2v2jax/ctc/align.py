@@ -58,11 +58,7 @@ def _align(log_probs_BxTxV, paddings_BxT, labels_BxU, label_paddings_BxU, blank_
     blank_TxB = jnp.transpose(log_probs_BxTxV[:, :, blank_id])
     valid_TxB = jnp.transpose(paddings_BxT) < 0.5
     final, choices = _viterbi(blank_TxB, emit_TxBxU, valid_TxB, repeat_BxU)
-    end_blank_B = jnp.take_along_axis(final[0], lengths_B[:, None], axis=1)[:, 0]
-    last_B = jnp.take_along_axis(final[1], jnp.maximum(lengths_B - 1, 0)[:, None], axis=1)[:, 0]
-    last_B = jnp.where(lengths_B > 0, last_B, -jnp.inf)
-    scores_B = jnp.maximum(end_blank_B, last_B)
-    start = (last_B <= end_blank_B, jnp.where(last_B <= end_blank_B, lengths_B, lengths_B - 1))
+    scores_B, start = best_end(final, lengths_B)
     label_index_TxB = _trace(choices, valid_TxB, start)
     feasible_B = scores_B > -jnp.inf
     label_index_BxT = jnp.where(feasible_B[:, None], jnp.transpose(label_index_TxB), -2)
@@ -76,56 +72,78 @@ def _align(log_probs_BxTxV, paddings_BxT, labels_BxU, label_paddings_BxU, blank_
     return Alignment(path_BxT, label_index_BxT, starts_BxU, ends_BxU, scores_B)
 
 
+def best_end(final, lengths_B):
+    """The best path's score and the state its trace starts from: after the last label or
+    the blank that follows it."""
+    end_blank_B = jnp.take_along_axis(final[0], lengths_B[:, None], axis=1)[:, 0]
+    last_B = jnp.take_along_axis(final[1], jnp.maximum(lengths_B - 1, 0)[:, None], axis=1)[:, 0]
+    last_B = jnp.where(lengths_B > 0, last_B, -jnp.inf)
+    on_blank_B = last_B <= end_blank_B
+    return jnp.maximum(end_blank_B, last_B), (
+        on_blank_B,
+        jnp.where(on_blank_B, lengths_B, lengths_B - 1),
+    )
+
+
 def _viterbi(blank_TxB, emit_TxBxU, valid_TxB, repeat_BxU):
     """Max-product forward pass; returns the final scores and each frame's choices."""
-    batch, num_labels = repeat_BxU.shape
-    dtype = emit_TxBxU.dtype
-    init = (
+    return jax.lax.scan(
+        functools.partial(viterbi_step, repeat_BxU),
+        viterbi_init(*repeat_BxU.shape, emit_TxBxU.dtype),
+        (blank_TxB, emit_TxBxU, valid_TxB),
+    )
+
+
+def viterbi_init(batch, num_labels, dtype):
+    """(blank states [B, U + 1], label states [B, U]) before the first frame."""
+    return (
         jnp.full((batch, num_labels + 1), -jnp.inf, dtype).at[:, 0].set(0.0),
         jnp.full((batch, num_labels), -jnp.inf, dtype),
     )
 
-    def step(carry, frame):
-        blank_BxS, label_BxU = carry
-        blank_B, emit_BxU, valid_B = frame
-        shifted_BxS = jnp.pad(label_BxU, ((0, 0), (1, 0)), constant_values=-jnp.inf)
-        blank_from_label_BxS = shifted_BxS > blank_BxS
-        into_blank_BxS = jnp.maximum(blank_BxS, shifted_BxS)
-        # A repeated label can only be entered from the blank before it.
-        skip_BxU = jnp.where(repeat_BxU, -jnp.inf, shifted_BxS[:, :-1])
-        enter_BxU = jnp.maximum(blank_BxS[:, :-1], skip_BxU)
-        enter_choice_BxU = jnp.where(skip_BxU > blank_BxS[:, :-1], _FROM_LABEL, _FROM_BLANK)
-        label_choice_BxU = jnp.where(enter_BxU > label_BxU, enter_choice_BxU, _STAY)
-        new = (
-            into_blank_BxS + blank_B[:, None],
-            jnp.maximum(label_BxU, enter_BxU) + emit_BxU,
-        )
-        new = tuple(jnp.where(valid_B[:, None], n, c) for n, c in zip(new, carry, strict=True))
-        choices = (blank_from_label_BxS.astype(jnp.int8), label_choice_BxU.astype(jnp.int8))
-        return new, choices
 
-    return jax.lax.scan(step, init, (blank_TxB, emit_TxBxU, valid_TxB))
+def viterbi_step(repeat_BxU, carry, frame):
+    """One frame of the max-product recursion: (new carry, the frame's int8 choices).
+    Shared with align_long, so both aligners make the same choices bit for bit."""
+    blank_BxS, label_BxU = carry
+    blank_B, emit_BxU, valid_B = frame
+    shifted_BxS = jnp.pad(label_BxU, ((0, 0), (1, 0)), constant_values=-jnp.inf)
+    blank_from_label_BxS = shifted_BxS > blank_BxS
+    into_blank_BxS = jnp.maximum(blank_BxS, shifted_BxS)
+    # A repeated label can only be entered from the blank before it.
+    skip_BxU = jnp.where(repeat_BxU, -jnp.inf, shifted_BxS[:, :-1])
+    enter_BxU = jnp.maximum(blank_BxS[:, :-1], skip_BxU)
+    enter_choice_BxU = jnp.where(skip_BxU > blank_BxS[:, :-1], _FROM_LABEL, _FROM_BLANK)
+    label_choice_BxU = jnp.where(enter_BxU > label_BxU, enter_choice_BxU, _STAY)
+    new = (
+        into_blank_BxS + blank_B[:, None],
+        jnp.maximum(label_BxU, enter_BxU) + emit_BxU,
+    )
+    new = tuple(jnp.where(valid_B[:, None], n, c) for n, c in zip(new, carry, strict=True))
+    choices = (blank_from_label_BxS.astype(jnp.int8), label_choice_BxU.astype(jnp.int8))
+    return new, choices
 
 
 def _trace(choices, valid_TxB, start):
     """Reverse scan over the choices: the label position of each frame, -1 for blank."""
-
-    def step(state, frame):
-        on_blank_B, index_B = state
-        blank_choice_BxS, label_choice_BxU, valid_B = frame
-        came_from_label_B = jnp.take_along_axis(blank_choice_BxS, index_B[:, None], 1)[:, 0] == 1
-        safe_B = jnp.clip(index_B, 0, label_choice_BxU.shape[1] - 1)
-        label_choice_B = jnp.take_along_axis(label_choice_BxU, safe_B[:, None], axis=1)[:, 0]
-        frame_label_B = jnp.where(valid_B, jnp.where(on_blank_B, -1, index_B), -2)
-        next_on_blank_B = jnp.where(on_blank_B, ~came_from_label_B, label_choice_B == _FROM_BLANK)
-        step_back_B = jnp.where(on_blank_B, came_from_label_B, label_choice_B == _FROM_LABEL)
-        moved = (next_on_blank_B, index_B - step_back_B.astype(index_B.dtype))
-        state = tuple(jnp.where(valid_B, m, s) for m, s in zip(moved, state, strict=True))
-        return state, frame_label_B
-
-    frames = (*choices, valid_TxB)
-    _, label_index_TxB = jax.lax.scan(step, start, frames, reverse=True)
+    _, label_index_TxB = jax.lax.scan(trace_step, start, (*choices, valid_TxB), reverse=True)
     return label_index_TxB
+
+
+def trace_step(state, frame):
+    """One frame of the trace, backwards: state (on a blank?, label position) -> the frame's
+    label position (-1 blank, -2 padded frame) and the state one frame earlier."""
+    on_blank_B, index_B = state
+    blank_choice_BxS, label_choice_BxU, valid_B = frame
+    came_from_label_B = jnp.take_along_axis(blank_choice_BxS, index_B[:, None], 1)[:, 0] == 1
+    safe_B = jnp.clip(index_B, 0, label_choice_BxU.shape[1] - 1)
+    label_choice_B = jnp.take_along_axis(label_choice_BxU, safe_B[:, None], axis=1)[:, 0]
+    frame_label_B = jnp.where(valid_B, jnp.where(on_blank_B, -1, index_B), -2)
+    next_on_blank_B = jnp.where(on_blank_B, ~came_from_label_B, label_choice_B == _FROM_BLANK)
+    step_back_B = jnp.where(on_blank_B, came_from_label_B, label_choice_B == _FROM_LABEL)
+    moved = (next_on_blank_B, index_B - step_back_B.astype(index_B.dtype))
+    state = tuple(jnp.where(valid_B, m, s) for m, s in zip(moved, state, strict=True))
+    return state, frame_label_B
 
 
 def _spans(label_index_BxT, num_labels):
