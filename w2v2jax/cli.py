@@ -16,7 +16,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from w2v2jax import allocator, cli_help
+from w2v2jax import allocator, cli_args, cli_help
 from w2v2jax.errors import InputError, UsageError, W2V2JaxError
 
 config_flags.DEFINE_config_file("config", None, "Training config: path.py:arg.")
@@ -261,7 +261,7 @@ def run():
         print(text)
         sys.exit(0)
     allocator.reexec_with_tcmalloc()
-    app.run(main)
+    app.run(main, flags_parser=cli_args.parse_flags)
 
 
 if __name__ == "__main__":

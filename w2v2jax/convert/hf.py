@@ -27,6 +27,7 @@ from w2v2jax.convert.keys import (
 )
 from w2v2jax.convert.torch_files import to_numpy, torch_load
 from w2v2jax.errors import CheckpointError, ConfigError
+from w2v2jax.files import write_json
 from w2v2jax.models.config import Wav2Vec2Config
 from w2v2jax.models.layout import to_layout, unstack_layers
 
@@ -244,6 +245,5 @@ def to_hf(cfg: Wav2Vec2Config, params, out_dir: str) -> str:
         sd = {k.removeprefix("wav2vec2."): v for k, v in sd.items()}
     os.makedirs(out_dir, exist_ok=True)
     save_file(sd, os.path.join(out_dir, "model.safetensors"), metadata={"format": "pt"})
-    with open(os.path.join(out_dir, "config.json"), "w") as f:
-        json.dump(hf_cfg, f, indent=2)
+    write_json(os.path.join(out_dir, "config.json"), hf_cfg)
     return out_dir

@@ -196,6 +196,13 @@ def restore_newest(mngr, workdir: str, restore_step):
 
 def _first_sentence(e: Exception, limit: int = 160) -> str:
     text = " ".join(str(e).split()) or type(e).__name__
+    if "not compatible with the stored shape" in text:
+        # orbax would advise `strict=False`, an option no command has; the cause is a
+        # config.json (or config override) describing another model than the checkpoint.
+        return (
+            "its arrays have other shapes than this run's model: config.json or the config "
+            f"describes another model than the checkpoint ({text.split('. ')[0]})"
+        )
     text = text.split(" See full TensorStore details")[0]
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
