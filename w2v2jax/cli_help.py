@@ -33,8 +33,10 @@ COMMANDS = {
         "w2v2jax compile --config=w2v2jax/configs/ctc.py:base --config.mesh.fsdp=4 --seconds=16",
     ),
     "transcribe": (
-        "Transcribe audio files with a trained workdir (or a `w2v2jax convert` output); a "
-        "file that fails is reported and the others go on (--strict stops at the first).",
+        (
+            "Transcribe audio files with a trained workdir (or a `w2v2jax convert` output); a "
+            "file that fails is reported and the others go on (--strict stops at the first)."
+        ),
         ("workdir", "beam", "timestamps", "strict"),
         "w2v2jax transcribe --workdir=runs/demo --beam=8 --timestamps a.wav b.flac",
     ),
