@@ -189,7 +189,6 @@ class Trainer:
                 m["mfu"] = mfu
             writer.write(step, m)
 
-
     def _check_health(self, step: int, m: dict) -> None:
         """The objective's warning signs (a collapsing codebook): told once, and the run
         stops when they last `health_patience` steps."""
