@@ -82,18 +82,86 @@ def test_finetuned_layout(size, tmp_path):
         np.testing.assert_allclose(logits[b, :n], expected[b, :n], atol=1e-4)
 
 
-def test_pretrained_layout_with_quantizer_keys(tmp_path):
-    cfg = get_config("base", **SMALL)
+# transformers' Wav2Vec2ForPreTraining heads -> fairseq's names (top level).
+_HEADS_TO_FAIRSEQ = {
+    "quantizer.codevectors": "quantizer.vars",
+    "project_hid.weight": "final_proj.weight",
+    "project_hid.bias": "final_proj.bias",
+}
+PRETRAIN = {
+    **SMALL,
+    "num_codevector_groups": 2,
+    "num_codevectors_per_group": 8,
+    "codevector_dim": 16,
+    "proj_codevector_dim": 12,
+    "num_negatives": 5,
+    "mask_time_prob": 0.5,
+    "mask_time_length": 3,
+}
+
+
+def pretraining_checkpoint(cfg, tmp_path):
+    """A fairseq-named pretraining state dict (encoder + quantizer, final_proj, project_q)
+    from a random transformers Wav2Vec2ForPreTraining, and that reference model."""
     ref = make_hf_model(cfg, tmp_path / "hf", cls=transformers.Wav2Vec2ForPreTraining)
-    sd = to_fairseq(
-        {k: v for k, v in ref.state_dict().items() if k.startswith("wav2vec2.")}, finetuned=False
+    sd = ref.state_dict()
+    heads = {_HEADS_TO_FAIRSEQ.get(k, k): v for k, v in sd.items() if not k.startswith("wav2vec2.")}
+    encoder = {k: v for k, v in sd.items() if k.startswith("wav2vec2.")}
+    return {**to_fairseq(encoder, finetuned=False), **heads}, ref
+
+
+def test_pretraining_checkpoint_carries_its_quantizer(tmp_path):
+    from hf_reference import batch as hf_batch
+    from pretraining_parity_test import hf_draws
+
+    from w2v2jax.models import Wav2Vec2ForPreTraining
+
+    cfg = get_config("base", **PRETRAIN)
+    sd, ref = pretraining_checkpoint(cfg, tmp_path)
+    assert {"quantizer.vars", "quantizer.weight_proj.weight", "final_proj.bias"} <= set(sd)
+    fcfg = {
+        "model": {
+            "latent_groups": 2,
+            "num_negatives": 5,
+            "logit_temp": 0.1,
+            "feature_grad_mult": 0.1,
+            "mask_prob": 0.5,
+            "mask_length": 3,
+            "encoder_attention_heads": 4,
+        }
+    }
+    torch.save({"model": sd, "cfg": fcfg}, tmp_path / "pt.pt")
+    cfg2, params = from_fairseq(str(tmp_path / "pt.pt"))
+    assert set(params) == {"wav2vec2", "quantizer", "project_hid", "project_q"}
+    assert cfg2 == cfg.replace(feature_grad_mult=0.1, vocab_size=32)  # no CTC head: default
+    audio, pads = hf_batch([16000, 9001, 4321])
+    mask, flat, negatives = hf_draws(ref, pads, cfg)
+    with torch.no_grad():
+        expected = ref(
+            torch.from_numpy(audio),
+            attention_mask=torch.from_numpy(1 - pads).long(),
+            mask_time_indices=torch.from_numpy(mask),
+            sampled_negative_indices=torch.from_numpy(flat).long(),
+        )
+    out = Wav2Vec2ForPreTraining(cfg2).apply(
+        {"params": params}, audio, pads, mask_time_BxT=mask, negatives_BxTxK=negatives
     )
-    sd["quantizer.vars"] = torch.zeros(1, 640, 128)
-    sd["project_q.weight"] = torch.zeros(256, 128)
-    sd["final_proj.weight"] = torch.zeros(256, 64)
-    torch.save({"model": sd}, tmp_path / "pt.pt")  # no config stored: inferred from shapes
-    cfg2, params = from_fairseq(str(tmp_path / "pt.pt"), num_attention_heads=4)
-    assert "lm_head" not in params and cfg2.hidden_size == 64
+    for k in ("contrastive_loss", "diversity_loss", "codevector_perplexity"):
+        np.testing.assert_allclose(out[k], getattr(expected, k).item(), rtol=1e-4)
+
+
+def test_unsupported_pretraining_heads_keep_the_encoder_and_say_so(tmp_path):
+    cfg = get_config("base", **PRETRAIN)
+    sd, ref = pretraining_checkpoint(cfg, tmp_path)
+    # fairseq's quantizer_depth=2: weight_proj is a Sequential, which we do not model.
+    w = sd.pop("quantizer.weight_proj.weight")
+    sd["quantizer.weight_proj.0.0.weight"] = torch.zeros(32, 32)
+    sd["quantizer.weight_proj.1.weight"] = w
+    sd["target_glu.0.weight"] = torch.zeros(24, 12)
+    torch.save({"model": sd}, tmp_path / "deep.pt")
+    with pytest.warns(UserWarning, match=r"deep\.pt: final_proj, project_q, quantizer, target_glu"):
+        cfg2, params = from_fairseq(str(tmp_path / "deep.pt"), num_attention_heads=4)
+    assert set(params) == {"wav2vec2"}
     audio, pads = batch([9000])
     out = Wav2Vec2Model(cfg2).apply({"params": params["wav2vec2"]}, audio, pads)
     with torch.no_grad():

@@ -143,3 +143,40 @@ def test_write_workdir_is_all_or_nothing(hf_dir, tmp_path):
     with pytest.raises(CheckpointError, match=r"vocab\.json: not a vocabulary"):
         write_workdir(cfg, params, str(tmp_path / "new"), str(bad_vocab))
     assert sorted(os.listdir(tmp_path)) == ["empty", "vocab"]  # nothing left behind
+
+
+@pytest.fixture(scope="module")
+def pretraining_dir(tmp_path_factory):
+    import transformers
+
+    path = tmp_path_factory.mktemp("hf_pre") / "model"
+    cfg = get_config("base", **SMALL, num_codevectors_per_group=8, codevector_dim=16)
+    make_hf_model(cfg, path, cls=transformers.Wav2Vec2ForPreTraining)
+    return path
+
+
+def test_pretraining_heads_are_read_and_checked(pretraining_dir, tmp_path):
+    _, params = from_hf(str(pretraining_dir))
+    assert set(params) == {"wav2vec2", "quantizer", "project_hid", "project_q"}
+    assert params["quantizer"]["codevectors"].shape == (1, 16, 8)
+    shutil.copytree(pretraining_dir, tmp_path / "m")
+    sd = load_file(str(tmp_path / "m" / "model.safetensors"))
+    del sd["project_q.bias"]
+    save_file(sd, str(tmp_path / "m" / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(CheckpointError, match=r"missing keys \(1\): \['project_q\.bias'\]"):
+        from_hf(str(tmp_path / "m"))
+
+
+def test_a_converted_pretraining_checkpoint_restores_as_the_ctc_encoder(pretraining_dir, tmp_path):
+    """The workdir holds what init_from restores (the encoder), not the quantizer."""
+    import jax
+
+    from w2v2jax.models import init_params
+    from w2v2jax.train import checkpoint
+
+    cfg, params = from_hf(str(pretraining_dir))
+    write_workdir(cfg, params, str(tmp_path / "w"))
+    abstract = jax.eval_shape(lambda: init_params(cfg, jax.random.PRNGKey(0)))
+    restored, step = checkpoint.restore_params(str(tmp_path / "w"), abstract)
+    assert step == 0 and set(restored) == {"wav2vec2"}
+    jax.tree.map(np.testing.assert_array_equal, restored["wav2vec2"], params["wav2vec2"])

@@ -6,6 +6,7 @@ import uuid
 
 import jax
 
+from w2v2jax.convert.hf import PRETRAINING_HEADS
 from w2v2jax.data import tokenizer as toklib
 from w2v2jax.errors import CheckpointError, DataError, WorkdirError
 from w2v2jax.models.layout import to_layout
@@ -25,6 +26,10 @@ def write_workdir(cfg, params, out_dir: str, vocab_json: str | None = None) -> s
     tmp = os.path.join(parent, f".{name}.{uuid.uuid4().hex[:8]}.tmp")
     os.makedirs(tmp)
     try:
+        # The workdir holds what `init_from` and inference restore: the encoder and a CTC
+        # head. A pretraining checkpoint's quantizer and projections stay with from_hf /
+        # from_fairseq (a restore into the CTC model's tree would meet keys it lacks).
+        params = {k: v for k, v in params.items() if k not in PRETRAINING_HEADS}
         params = to_layout(jax.device_get(params), cfg)
         checkpoint.save_run_config(
             tmp, cfg, {"converted": True, "headless": "lm_head" not in params}

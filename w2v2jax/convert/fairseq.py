@@ -15,6 +15,7 @@ cannot be read that way; re-save them once from a trusted environment:
 
 import argparse
 import re
+import warnings
 
 from w2v2jax.convert.hf import state_dict_to_params
 from w2v2jax.convert.torch_files import to_numpy, torch_load
@@ -37,7 +38,22 @@ _RENAMES = [
     (r"\.fc1\.", ".feed_forward.intermediate_dense."),
     (r"\.fc2\.", ".feed_forward.output_dense."),
 ]
-_PRETRAIN_ONLY = ("quantizer.", "project_q.", "final_proj.", "label_embs_concat", "target_glu.")
+# A pretraining checkpoint's heads: fairseq name -> transformers' (ours), top level.
+_HEAD_RENAMES = [
+    (r"^quantizer\.vars$", "quantizer.codevectors"),
+    (r"^quantizer\.weight_proj\.(weight|bias)$", r"quantizer.weight_proj.\1"),
+    (r"^project_q\.(weight|bias)$", r"project_q.\1"),
+    (r"^final_proj\.(weight|bias)$", r"project_hid.\1"),
+]
+_PRETRAIN_ONLY = (
+    "quantizer.",
+    "project_q.",
+    "final_proj.",
+    "label_embs_concat",
+    "target_glu.",
+    "input_quantizer.",
+    "project_inp.",
+)
 _HEADS_BY_WIDTH = {768: 12, 1024: 16, 1280: 16}
 _RESAVE = (
     "fairseq stores its config as an omegaconf object: re-save it as plain data once, from "
@@ -46,6 +62,9 @@ _RESAVE = (
 
 
 def fairseq_to_hf_key(key: str) -> str:
+    for pattern, repl in _HEAD_RENAMES:
+        if re.match(pattern, key):
+            return re.sub(pattern, repl, key)
     for pattern, repl in _RENAMES:
         key = re.sub(pattern, repl, key)
     return key if key.startswith("lm_head.") else "wav2vec2." + key
@@ -139,11 +158,41 @@ def infer_config(sd: dict, fcfg: dict, overrides: dict) -> Wav2Vec2Config:
         "layer_norm_eps": 1e-5,
         "mask_time_prob": float(fcfg.get("mask_prob", 0.05)) or 0.05,  # fairseq always has mask_emb
         "mask_time_length": int(fcfg.get("mask_length", 10)),
+        **(_pretraining_fields(sd, fcfg) if has_heads(sd) else {}),
     }
     try:
         return Wav2Vec2Config(**{**kw, **overrides})
     except ConfigError as e:
         raise CheckpointError(f"the shapes and config of the checkpoint disagree: {e}") from None
+
+
+def has_heads(sd: dict) -> bool:
+    """A pretraining checkpoint whose quantizer we can read: one linear weight_proj
+    (quantizer_depth=1) and its codebook. Others keep only their encoder."""
+    return "quantizer.vars" in sd and "quantizer.weight_proj.weight" in sd
+
+
+def _pretraining_fields(sd: dict, fcfg: dict) -> dict:
+    """The quantizer's sizes from its tensors, the task's settings from fairseq's config."""
+    groups = int(fcfg.get("latent_groups", 2))
+    num_codes, piece = sd["quantizer.weight_proj.weight"].shape[0], sd["quantizer.vars"].shape[2]
+    if num_codes % groups:
+        raise CheckpointError(
+            f"the quantizer has {num_codes} codes, not a multiple of latent_groups={groups}: "
+            'store the group count as cfg["model"]["latent_groups"], or call '
+            "from_fairseq(path, num_codevector_groups=G)"
+        )
+    final = sd.get("final_proj.weight")
+    return {
+        "num_codevector_groups": groups,
+        "num_codevectors_per_group": num_codes // groups,
+        "codevector_dim": groups * piece,
+        "proj_codevector_dim": final.shape[0] if final is not None else 256,
+        "num_negatives": int(fcfg.get("num_negatives", 100)),
+        "contrastive_logits_temperature": float(fcfg.get("logit_temp", 0.1)),
+        "feature_grad_mult": float(fcfg.get("feature_grad_mult", 1.0)),
+        "feat_quantizer_dropout": float(fcfg.get("dropout_features", 0.0)),
+    }
 
 
 def _find(sd: dict, suffix: str) -> str:
@@ -154,7 +203,9 @@ def _find(sd: dict, suffix: str) -> str:
 
 
 def from_fairseq(path: str, **overrides):
-    """(cfg, params) from a fairseq checkpoint file; params has "lm_head" if fine-tuned."""
+    """(cfg, params) from a fairseq checkpoint file; params has "lm_head" if fine-tuned, and
+    Wav2Vec2ForPreTraining's "quantizer", "project_hid" (fairseq's final_proj) and
+    "project_q" if it is a pretraining checkpoint."""
     ck = _load(path)
     sd = ck.get("model", ck)
     sd = {k: v for k, v in sd.items() if hasattr(v, "shape")}
@@ -162,14 +213,31 @@ def from_fairseq(path: str, **overrides):
         cfg = infer_config(sd, _model_cfg(ck), overrides)
     except CheckpointError as e:
         raise CheckpointError(f"{path}: {e}") from None
-    hf_sd = {
-        fairseq_to_hf_key(k): to_numpy(v)
+    heads = has_heads(sd)
+    keep = {
+        k: v
         for k, v in sd.items()
         if not k.removeprefix("w2v_encoder.w2v_model.").startswith(_PRETRAIN_ONLY)
+        or (heads and any(re.match(pattern, k) for pattern, _ in _HEAD_RENAMES))
     }
+    _warn_dropped(path, [k for k in sd if k not in keep], heads)
+    hf_sd = {fairseq_to_hf_key(k): to_numpy(v) for k, v in keep.items()}
     # The config came from some of these shapes; the check finds a tensor that disagrees.
     params = state_dict_to_params(hf_sd, cfg, path, hint=_DAMAGED)
     return cfg, to_layout(params, cfg)
+
+
+def _warn_dropped(path: str, dropped: list[str], heads: bool) -> None:
+    # A fine-tuned checkpoint has no pretraining modules left; HuBERT's label embeddings
+    # and the rarer wav2vec 2.0 variants (a deeper quantizer, target_glu, a quantized
+    # input) have no counterpart here: say what was left behind.
+    names = sorted({k.removeprefix("w2v_encoder.w2v_model.").split(".")[0] for k in dropped})
+    if names:
+        warnings.warn(
+            f"{path}: {', '.join(names)} not loaded (no counterpart in w2v2jax's "
+            f"Wav2Vec2ForPreTraining); the encoder{' and quantizer' if heads else ''} were",
+            stacklevel=3,
+        )
 
 
 _DAMAGED = (

@@ -31,8 +31,11 @@ from w2v2jax.files import write_json
 from w2v2jax.models.config import Wav2Vec2Config
 from w2v2jax.models.layout import to_layout, unstack_layers
 
-# Heads of other training objectives that an encoder (+ CTC) model does not use.
-IGNORED_PREFIXES = ("quantizer.", "project_hid.", "project_q.", "final_proj.", "label_embs")
+# Heads of other models (HuBERT's, fairseq-named ones) that we have no counterpart for.
+IGNORED_PREFIXES = ("final_proj.", "label_embs")
+# Wav2Vec2ForPreTraining's heads, read when a checkpoint has them (its quantizer's codebook).
+PRETRAINING_HEADS = ("quantizer", "project_hid", "project_q")
+PRETRAINING_KEY = "quantizer.codevectors"
 
 
 def read_state_dict(model_dir: str) -> dict[str, np.ndarray]:
@@ -105,20 +108,33 @@ def _set(tree, path, value):
     tree[path[-1]] = value
 
 
-def expected_shapes(cfg: Wav2Vec2Config, with_head: bool) -> dict[tuple[str, ...], tuple]:
+def expected_shapes(
+    cfg: Wav2Vec2Config, with_head: bool, with_pretraining: bool = False
+) -> dict[tuple[str, ...], tuple]:
     """Every parameter path of Wav2Vec2ForCTC(cfg) in the unrolled layout and its shape,
-    from the abstract init (no compute, no memory)."""
-    from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC
+    from the abstract init (no compute, no memory); with_pretraining adds the heads of
+    Wav2Vec2ForPreTraining."""
+    from w2v2jax.models import Wav2Vec2ForCTC, Wav2Vec2ForPreTraining
 
     flat = cfg.replace(scan_layers=False, remat="none")
-    shapes = jax.eval_shape(
-        lambda: Wav2Vec2ForCTC(flat).init(
-            jax.random.PRNGKey(0), np.zeros((1, 400), np.float32), np.zeros((1, 400), np.float32)
-        )
-    )["params"]
-    return {
+    audio = np.zeros((1, 400), np.float32)
+    shapes = jax.eval_shape(lambda: Wav2Vec2ForCTC(flat).init(jax.random.PRNGKey(0), audio, audio))[
+        "params"
+    ]
+    out = {
         p: tuple(x.shape) for p, x in _flatten(nn.unbox(shapes)) if with_head or p[0] != "lm_head"
     }
+    if with_pretraining:
+        # The heads do not depend on masking; a checkpoint saved with mask_time_prob=0 (which
+        # pretraining itself refuses) still has them.
+        pre = flat.replace(mask_time_prob=max(flat.mask_time_prob, 0.05))
+        heads = jax.eval_shape(
+            lambda: Wav2Vec2ForPreTraining(pre).init(jax.random.PRNGKey(0), audio, audio)
+        )["params"]
+        out.update(
+            (p, tuple(x.shape)) for p, x in _flatten(nn.unbox(heads)) if p[0] in PRETRAINING_HEADS
+        )
+    return out
 
 
 def state_dict_to_params(
@@ -133,8 +149,9 @@ def state_dict_to_params(
     sd = {canonical_hf_key(k): v for k, v in sd.items()}
     prefixed = any(k.startswith("wav2vec2.") for k in sd)
     with_head = "lm_head.weight" in sd
+    with_pretraining = PRETRAINING_KEY in sd
     params, used, missing, wrong = {}, set(), [], []
-    for path, shape in expected_shapes(cfg, with_head).items():
+    for path, shape in expected_shapes(cfg, with_head, with_pretraining).items():
         key, kind = ours_to_hf(path)
         if not prefixed:
             key = key.removeprefix("wav2vec2.")
@@ -190,7 +207,8 @@ def read_config(model_dir: str, **overrides) -> Wav2Vec2Config:
 
 def from_hf(model_dir: str, **overrides):
     """(cfg, params) from a save_pretrained folder of Wav2Vec2ForCTC, Wav2Vec2Model or
-    Wav2Vec2ForPreTraining. params has "lm_head" only if the checkpoint has a CTC head."""
+    Wav2Vec2ForPreTraining. params has "lm_head" only if the checkpoint has a CTC head, and
+    "quantizer", "project_hid", "project_q" only if it has Wav2Vec2ForPreTraining's."""
     cfg = read_config(model_dir, **overrides)
     params = state_dict_to_params(read_state_dict(model_dir), cfg, model_dir)
     return cfg, to_layout(params, cfg)
@@ -227,7 +245,9 @@ _OURS_ONLY = {
 
 
 def to_hf(cfg: Wav2Vec2Config, params, out_dir: str) -> str:
-    """Writes config.json + model.safetensors that transformers' from_pretrained loads."""
+    """Writes config.json + model.safetensors that transformers' from_pretrained loads: as
+    Wav2Vec2ForCTC with "lm_head", else Wav2Vec2ForPreTraining with its heads, else
+    Wav2Vec2Model."""
     from safetensors.numpy import save_file
 
     hf_cfg = hf_config_dict(cfg)
@@ -240,7 +260,9 @@ def to_hf(cfg: Wav2Vec2Config, params, out_dir: str) -> str:
         elif key.endswith("weight_v"):
             key = key.replace("weight_v", "parametrizations.weight.original1")
         sd[key] = np.ascontiguousarray(to_torch_layout(np.asarray(value, np.float32), kind))
-    if "lm_head" not in params:
+    if "lm_head" not in params and "quantizer" in params:
+        hf_cfg["architectures"] = ["Wav2Vec2ForPreTraining"]
+    elif "lm_head" not in params:
         hf_cfg["architectures"] = ["Wav2Vec2Model"]
         sd = {k.removeprefix("wav2vec2."): v for k, v in sd.items()}
     os.makedirs(out_dir, exist_ok=True)

@@ -26,7 +26,7 @@ def ours_to_hf(path: tuple[str, ...], hf_wn_g: tuple[int, ...] | None = None) ->
     ]
     parts = [p.replace("conv_layers_", "conv_layers.") for p in parts]
     leaf = parts[-1]
-    if leaf == "masked_spec_embed":
+    if leaf in ("masked_spec_embed", "codevectors"):
         return ".".join(parts), COPY
     if leaf in ("layer_norm_scale", "layer_norm_bias"):  # group norm of conv layer 0
         return ".".join([*parts[:-1], "layer_norm", _LEAF[leaf.split("_")[-1]]]), COPY
