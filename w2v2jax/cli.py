@@ -1,8 +1,10 @@
-"""The `w2v2jax` command: corpus, train, compile, transcribe, align, convert.
+"""The `w2v2jax` command: corpus, train, pretrain, compile, transcribe, align, convert.
 
 w2v2jax corpus --out=DIR --task=digits --num_train=3000 --seed=0
 w2v2jax corpus --out=DIR --from_librispeech=LibriSpeech/train-clean-100 [--valid_from=...]
+w2v2jax corpus --out=DIR --from_audio_dir=AUDIO [--valid_from=AUDIO2]   # unlabeled
 w2v2jax train --config=w2v2jax/configs/ctc.py:tiny --workdir=DIR --config.data_dir=DIR
+w2v2jax pretrain --config=w2v2jax/configs/pretrain.py:tiny --workdir=DIR --config.data_dir=DIR
 w2v2jax compile --config=w2v2jax/configs/ctc.py:base --config.mesh.fsdp=4 --seconds=16
 w2v2jax transcribe --workdir=DIR [--beam=N] [--timestamps] FILE...
 w2v2jax align --workdir=DIR FILE "TEXT"
@@ -32,6 +34,7 @@ flags.DEFINE_bool(
 )
 flags.DEFINE_string("from_librispeech", None, "Corpus from a LibriSpeech-layout folder.")
 flags.DEFINE_string("from_manifest", None, "Corpus from a TSV manifest (path<TAB>text).")
+flags.DEFINE_string("from_audio_dir", None, "Corpus of unlabeled audio files (pretraining).")
 flags.DEFINE_string("valid_from", None, "Validation split folder/manifest (with --from_*).")
 flags.DEFINE_string("test_from", None, "Test split folder/manifest (with --from_*).")
 flags.DEFINE_bool("skip_bad_files", False, "With --from_*: leave out unreadable audio files.")
@@ -63,11 +66,13 @@ def cmd_corpus(args):
     out = _need("out")
     if args:
         raise UsageError(f"corpus takes no arguments, got {args}; give every input as a flag")
-    given = [name for name in ("from_librispeech", "from_manifest") if getattr(FLAGS, name)]
-    if len(given) == 2:
+    sources = ("from_librispeech", "from_manifest", "from_audio_dir")
+    given = [name for name in sources if getattr(FLAGS, name)]
+    if len(given) > 1:
         raise UsageError(
-            "give --from_librispeech or --from_manifest, not both; the other splits go in "
-            "--valid_from and --test_from"
+            "give one of --from_librispeech, --from_manifest or --from_audio_dir, not "
+            f"{' and '.join('--' + g for g in given)}; the other splits go in --valid_from "
+            "and --test_from"
         )
     # Flags of the other kind of corpus would be ignored silently: refuse them.
     synth_only = ("task", "num_train", "num_valid", "num_test", "seed")
@@ -83,7 +88,11 @@ def cmd_corpus(args):
         if FLAGS.test_from:
             splits["test"] = FLAGS.test_from
         path = folders.build_dataset(
-            out, splits, skip_bad_files=FLAGS.skip_bad_files, overwrite=FLAGS.overwrite
+            out,
+            splits,
+            skip_bad_files=FLAGS.skip_bad_files,
+            overwrite=FLAGS.overwrite,
+            unlabeled=given[0] == "from_audio_dir",
         )
     else:
         path = corpus.build_corpus(
@@ -104,19 +113,29 @@ def _distributed():
     distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
 
 
-def cmd_train(args):
+def cmd_train(args, objective="ctc"):
     from w2v2jax.train import loop
 
     _distributed()
     c = FLAGS.config
     if c is None:
-        raise UsageError("--config=w2v2jax/configs/ctc.py:tiny is required")
+        raise UsageError(f"--config=w2v2jax/configs/{objective}.py:tiny is required")
+    if c.get("objective") != objective:
+        command = "pretrain" if c.get("objective") == "pretrain" else "train"
+        raise UsageError(
+            f"the config's objective is {c.get('objective')!r}: run it with `w2v2jax {command}`"
+        )
     if FLAGS.dry_run:
         return cmd_compile(args)
     summary = loop.run(c, _need("workdir"))
-    keys = [k for k in summary if k.endswith(("cer", "wer"))]
-    for k in sorted(keys):
-        print(f"{k}\t{summary[k]:.4f}")
+    shown = ("cer", "wer") if objective == "ctc" else ("loss", "accuracy", "perplexity")
+    for k in sorted(k for k, v in summary.items() if isinstance(v, float)):
+        if k.endswith(shown):
+            print(f"{k}\t{summary[k]:.4f}")
+
+
+def cmd_pretrain(args):
+    return cmd_train(args, objective="pretrain")
 
 
 def cmd_compile(args):

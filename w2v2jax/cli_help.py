@@ -10,7 +10,8 @@ COMMANDS = {
             "own audio (a LibriSpeech-layout folder or a path<TAB>transcript manifest)."
         ),
         ("out", "task", "num_train", "num_valid", "num_test", "seed", "overwrite")
-        + ("from_librispeech", "from_manifest", "valid_from", "test_from", "skip_bad_files"),
+        + ("from_librispeech", "from_manifest", "from_audio_dir", "valid_from", "test_from")
+        + ("skip_bad_files",),
         "w2v2jax corpus --out=runs/corpus-digits --task=digits --num_train=3000",
     ),
     "train": (
@@ -21,6 +22,18 @@ COMMANDS = {
         ("config", "workdir", "dry_run", "coordinator_address", "num_processes", "process_id"),
         (
             "w2v2jax train --config=w2v2jax/configs/ctc.py:tiny --workdir=runs/tiny "
+            "--config.data_dir=runs/corpus-digits"
+        ),
+    ),
+    "pretrain": (
+        (
+            "Pretrain a model self-supervised (wav2vec 2.0's contrastive task, as fairseq) on the "
+            "audio of a dataset folder, its text unread; resumes like train. Fine-tune it after "
+            "with w2v2jax train --config.init_from=WORKDIR."
+        ),
+        ("config", "workdir", "dry_run", "coordinator_address", "num_processes", "process_id"),
+        (
+            "w2v2jax pretrain --config=w2v2jax/configs/pretrain.py:tiny --workdir=runs/pre "
             "--config.data_dir=runs/corpus-digits"
         ),
     ),
@@ -56,11 +69,21 @@ COMMANDS = {
 }
 
 
+SUMMARIES = {
+    "corpus": "build a dataset folder (synthesized speech, or your recordings)",
+    "train": "train a model with CTC on a dataset folder",
+    "pretrain": "pretrain a model self-supervised on the audio of a dataset folder",
+    "compile": "compile the training step for a mesh: memory and FLOPs, no data",
+    "transcribe": "transcribe audio files with a trained workdir",
+    "align": "force-align a transcript to an audio file",
+    "convert": "convert transformers or fairseq weights into a workdir",
+}
+
+
 def overview() -> str:
     width = max(map(len, COMMANDS))
     lines = ["usage: w2v2jax COMMAND [--flags] [ARGS]", "", "commands:"]
-    for name, (what, _, _) in COMMANDS.items():
-        lines.append(f"  {name:<{width}}  {what.split(':')[0].split('. ')[0]}")
+    lines += [f"  {name:<{width}}  {SUMMARIES[name]}" for name in COMMANDS]
     lines += ["", "w2v2jax COMMAND --help shows a command's flags and an example."]
     return "\n".join(lines)
 
@@ -73,16 +96,17 @@ def command_help(name: str, flag_values) -> str:
         default = "" if f.default in (None, "") else f" (default {f.default})"
         lines.append(f"  --{flag}: {f.help}{default}")
     lines += ["", "example:", f"  {example}"]
-    if name == "train":
-        lines += ["", *config_fields()]
+    if name in ("train", "pretrain"):
+        lines += ["", *config_fields("ctc" if name == "train" else "pretrain")]
     return "\n".join(lines)
 
 
-def config_fields() -> list[str]:
-    from w2v2jax.configs.ctc import get_config
+def config_fields(config: str) -> list[str]:
+    import importlib
+
     from w2v2jax.models.config import SIZES
 
-    c = get_config("tiny")
+    c = importlib.import_module(f"w2v2jax.configs.{config}").get_config("tiny")
     lines = [
         f"model sizes (the config's argument): {', '.join(sorted(SIZES))}",
         "config fields and their defaults (tiny):",

@@ -28,6 +28,9 @@ def sharding_rules() -> tuple:
         (axes.NORM, None),
         (axes.LAYERS, None),
         (axes.POSITIONS, None),
+        (axes.CODEVECTORS, None),  # the pretraining quantizer and projections: small,
+        (axes.CODEVECTOR_DIM, None),  # replicated
+        (axes.PROJ, None),
     )
 
 

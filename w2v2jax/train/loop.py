@@ -73,7 +73,14 @@ class Trainer:
 
     def _init_from(self, state):
         a = self.assembly
-        src_model = self.objective.make_model(checkpoint.load_model_config(self.c.init_from))
+        # The source may be of another objective (CTC fine-tuning of a pretrained workdir):
+        # restore its whole tree; adopt_params takes the parts this model shares.
+        src = checkpoint.read_run_config(self.c.init_from).get("train", {})
+        src_cfg = checkpoint.load_model_config(self.c.init_from)
+        if src.get("objective", self.objective.name) == self.objective.name:
+            src_model = self.objective.make_model(src_cfg)
+        else:
+            src_model = objectives.model_of(src["objective"], src_cfg)
         abstract, _ = state_shardings(src_model, a.tx, a.mesh, a.rules)
         params, step = checkpoint.restore_params(self.c.init_from, abstract["params"])
         state, replaced = adopt_params(

@@ -8,8 +8,9 @@ frame regression) needs no change to them.
 from w2v2jax.errors import ConfigError
 from w2v2jax.train.objectives.base import Objective, audio_seconds, audio_spec
 from w2v2jax.train.objectives.ctc import CTC
+from w2v2jax.train.objectives.pretrain import Pretraining
 
-OBJECTIVES = {"ctc": CTC}
+OBJECTIVES = {"ctc": CTC, "pretrain": Pretraining}
 
 
 def build(c, workdir: str | None = None) -> Objective:
@@ -19,4 +20,20 @@ def build(c, workdir: str | None = None) -> Objective:
     return OBJECTIVES[name].from_config(c, workdir)
 
 
-__all__ = ["CTC", "OBJECTIVES", "Objective", "audio_seconds", "audio_spec", "build"]
+def model_of(name: str, cfg):
+    """The model a workdir of objective `name` holds (for init_from across objectives)."""
+    if name not in OBJECTIVES:
+        raise ConfigError(f"objective={name!r}: choose one of {sorted(OBJECTIVES)}")
+    return OBJECTIVES[name].MODEL(cfg)
+
+
+__all__ = [
+    "CTC",
+    "OBJECTIVES",
+    "Objective",
+    "Pretraining",
+    "audio_seconds",
+    "audio_spec",
+    "build",
+    "model_of",
+]

@@ -19,6 +19,7 @@ from w2v2jax.frames import SAMPLE_RATE
 
 class Objective(abc.ABC):
     name = ""
+    MODEL = None  # the flax module class of its workdirs (init_from across objectives)
     # Top-level parameter names `init_from` may leave freshly initialised when the source
     # has none or another shape (a new CTC head over another vocabulary).
     fresh_heads: tuple[str, ...] = ()

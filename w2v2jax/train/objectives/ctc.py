@@ -81,6 +81,7 @@ def make_eval_step(model, *, with_log_probs: bool = False, zero_infinity: bool =
 
 class CTC(Objective):
     name = "ctc"
+    MODEL = Wav2Vec2ForCTC
     fresh_heads = ("lm_head",)
 
     def __init__(self, c, tokenizer=None):
