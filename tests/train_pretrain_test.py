@@ -187,3 +187,41 @@ def test_kill9_then_resume_equals_uninterrupted(tiny_corpus, tmp_path):
         open(os.path.join(killed, "summary.json")) as g,
     ):
         assert json.load(g)["validation/loss"] == pytest.approx(json.load(f)["validation/loss"])
+
+
+PRETRAIN_WORKER = """
+import sys; sys.path.insert(0, {here!r})
+from w2v2jax.train import distributed, loop
+distributed.initialize({addr!r}, 2, {pid})
+import jax
+assert jax.process_count() == 2 and jax.device_count() == 8, jax.devices()
+from train_pretrain_test import pretrain_config
+loop.run(pretrain_config({data!r}, (4, 2, 1), total_steps=3, eval_splits=()), {wd!r})
+jax.distributed.shutdown()
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_pretrain_like_one(tiny_corpus, tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        addr = f"127.0.0.1:{s.getsockname()[1]}"
+    wd, single = str(tmp_path / "multi"), str(tmp_path / "single")
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    worker = PRETRAIN_WORKER.format(here=HERE, addr=addr, data=tiny_corpus, wd=wd, pid="{pid}")
+    procs = [
+        subprocess.Popen([sys.executable, "-c", worker.replace("{pid}", str(i))], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for i in range(2)
+    ]  # fmt: skip
+    for i, p in enumerate(procs):
+        out = p.communicate(timeout=600)[0]
+        assert p.returncode == 0, f"process {i} failed:\n{out[-3000:]}"
+    loop.run(pretrain_config(tiny_corpus, total_steps=3, eval_splits=()), single,
+             devices=jax.devices()[:1])  # fmt: skip
+    a, b = _rows(single), _rows(wd)
+    assert [r["step"] for r in b] == [1, 2, 3]
+    for ra, rb in zip(a, b, strict=True):
+        assert rb["loss"] == pytest.approx(ra["loss"], rel=1e-4), ra["step"]
