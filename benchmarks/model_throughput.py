@@ -28,6 +28,7 @@ import optax
 import torch
 import transformers
 
+from benchmarks.race import fmt_reps, race
 from w2v2jax.convert import to_hf
 from w2v2jax.frames import SAMPLE_RATE, frame_count
 from w2v2jax.models import Wav2Vec2ForCTC, get_config, init_params, to_layout
@@ -94,20 +95,6 @@ def make_batch(cfg, batch: int, seconds: float, seed: int = 0):
         "label_paddings": label_paddings,
         "audio_seconds": sum(lengths) / SAMPLE_RATE,
     }
-
-
-def race(fns: dict, reps: int) -> dict:
-    """Per blocking callable: wall seconds of each call, and the median process CPU seconds
-    (all threads). Calls are interleaved rep by rep so a busy machine slows all alike; CPU
-    time is less sensitive to other processes than wall time."""
-    walls, cpus = {k: [] for k in fns}, {k: [] for k in fns}
-    for _ in range(reps):
-        for k, fn in fns.items():
-            t0, c0 = time.perf_counter(), time.process_time()
-            fn()
-            walls[k].append(time.perf_counter() - t0)
-            cpus[k].append(time.process_time() - c0)
-    return {k: (walls[k], statistics.median(cpus[k])) for k in fns}
 
 
 # ---------------------------------------------------------------- ours (JAX)
@@ -227,10 +214,6 @@ def max_valid_diff(a_BxTxV, b_BxTxV, audio_paddings_BxS, cfg):
     return diff
 
 
-def _fmt(xs):
-    return " ".join(f"{x:.2f}" for x in xs)
-
-
 def main():
     args = parse_args()
     cores = len(os.sched_getaffinity(0))
@@ -293,7 +276,7 @@ def main():
     print()
     print("wall s of each rep (ours | theirs):")
     for name, (o_walls, _), (t_walls, _) in rows:
-        print(f"  {name:<23} {_fmt(o_walls)} | {_fmt(t_walls)}")
+        print(f"  {name:<23} {fmt_reps(o_walls)} | {fmt_reps(t_walls)}")
     compiles = ", ".join(f"{v} {info[f'compile {v}']:.1f}" for v in variants)
     print(f"our compile (first call) s: infer {info['compile ours infer']:.1f}; train {compiles}")
     losses = ", ".join(f"{v} {info[f'loss {v}']:.3f}" for v in variants)
