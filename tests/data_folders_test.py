@@ -153,8 +153,9 @@ def test_corpus_overwrite_never_deletes_the_users_recordings(tmp_path):
         (
             ["--from_manifest=m.tsv", "--from_librispeech=libri"],
             (
-                "give --from_librispeech or --from_manifest, not both; the other splits go in "
-                "--valid_from and --test_from"
+                "give one of --from_librispeech, --from_manifest or --from_audio_dir, not "
+                "--from_librispeech and --from_manifest; the other splits go in --valid_from "
+                "and --test_from"
             ),
         ),
         (

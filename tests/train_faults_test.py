@@ -63,15 +63,27 @@ def test_kills_damage_and_a_second_run_end_like_an_uninterrupted_run(tiny_corpus
     ref, wd = str(tmp_path / "ref"), str(tmp_path / "faulted")
     subprocess.run(_cmd(tiny_corpus, ref), check=True, env=ENV, capture_output=True)
     rng, landed = random.Random(0), 0
-    for _ in range(5):  # kill -9 at random moments: start-up, compiling, stepping, saving
+    for attempt in range(6):
+        # kill -9 at random moments: the first early (start-up or compiling), the next ones
+        # a random moment after a randomly chosen later checkpoint (stepping or saving), so
+        # the kills land on a loaded machine as on a quiet one.
+        newest = (_steps(wd) or [0])[-1]
+        if (landed >= 3 and len(_steps(wd)) >= 2) or newest >= STEPS - 1:
+            break
         proc = subprocess.Popen(_cmd(tiny_corpus, wd), env=ENV, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(1.5, 8.0))
+        if attempt == 0:
+            time.sleep(rng.uniform(1.0, 4.0))
+        else:
+            target = rng.randint(newest + 1, min(newest + 3, STEPS - 1))
+            deadline = time.time() + 300
+            while (_steps(wd) or [0])[-1] < target and proc.poll() is None:
+                time.sleep(0.01)
+                assert time.time() < deadline
+            time.sleep(rng.uniform(0.0, 0.5))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             landed += proc.wait() == -signal.SIGKILL
-        if _steps(wd) and _steps(wd)[-1] >= STEPS - 1:
-            break
-    assert landed >= 1
+    assert landed >= 2 and len(_steps(wd)) >= 2
     assert not os.path.exists(os.path.join(wd, "summary.json")) or _steps(wd)[-1] == STEPS
     newest = _steps(wd)[-1]
     damage(wd, newest)

@@ -46,6 +46,7 @@ flags.DEFINE_bool(
     "strict", False, "transcribe: stop at the first file that fails (default: name it, go on)."
 )
 flags.DEFINE_float("seconds", 16.0, "compile: utterance length to compile for.")
+flags.DEFINE_string("topology", None, "compile: a TPU slice to compile for (needs libtpu).")
 flags.DEFINE_string("coordinator_address", None, "Multi-host: HOST:PORT of process 0.")
 flags.DEFINE_integer("num_processes", None, "Multi-host: number of processes.")
 flags.DEFINE_integer("process_id", None, "Multi-host: this process's index.")
@@ -144,7 +145,8 @@ def cmd_compile(args):
     _distributed()
     if FLAGS.config is None:
         raise UsageError("--config=w2v2jax/configs/ctc.py:base is required")
-    print(compile_report.report(FLAGS.config, FLAGS.seconds))
+    devices = compile_report.topology_devices(FLAGS.topology) if FLAGS.topology else None
+    print(compile_report.report(FLAGS.config, FLAGS.seconds, devices))
 
 
 def cmd_transcribe(args):

@@ -42,7 +42,7 @@ COMMANDS = {
             "Compile the training step for a config and mesh without data: per-device memory "
             "and FLOPs of one step."
         ),
-        ("config", "seconds", "coordinator_address", "num_processes", "process_id"),
+        ("config", "seconds", "topology", "coordinator_address", "num_processes", "process_id"),
         "w2v2jax compile --config=w2v2jax/configs/ctc.py:base --config.mesh.fsdp=4 --seconds=16",
     ),
     "transcribe": (
