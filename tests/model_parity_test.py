@@ -80,6 +80,7 @@ def test_scan_and_remat_layouts_match(tmp_path):
         assert_close_on_valid(np.asarray(logits), expected, paddings)
 
 
+@pytest.mark.slow
 def test_real_base_size(tmp_path):
     cfg = get_config("base", vocab_size=32)
     ref = make_hf_model(cfg, tmp_path, perturb=0.01)

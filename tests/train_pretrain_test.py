@@ -105,6 +105,7 @@ def test_short_pretraining_learns_without_collapse(single):
     assert not os.path.exists(os.path.join(wd, "vocab.json"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mesh", [(8, 1, 1), (2, 2, 2)], ids=["8x1x1", "2x2x2"])
 def test_sharded_equals_unsharded(mesh, tiny_corpus, tmp_path):
     ref, wd = str(tmp_path / "ref"), str(tmp_path / "mesh")
