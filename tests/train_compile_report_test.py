@@ -1,8 +1,12 @@
 """`w2v2jax compile`: the run's own jitted step, lowered for a bucket without data."""
 
+import importlib.util
+
 import jax
+import pytest
 from train_helpers import micro_config
 
+from w2v2jax.errors import SetupError, UsageError
 from w2v2jax.frames import SAMPLE_RATE
 from w2v2jax.train import compile_report, loop
 
@@ -27,3 +31,15 @@ def test_compiled_batch_is_the_training_batch(tiny_corpus, tmp_path):
     spec = a.batch_spec(num_samples, train=True)
     assert {k: v.shape for k, v in spec.items()} == {k: v.shape for k, v in batch.items()}
     assert a.train_step.jitted is not trainer.assembly.train_step.jitted  # two runs, one jit each
+
+
+def test_topology_needs_a_known_slice_and_libtpu():
+    """The AOT path itself needs libtpu (not a test dependency: ~300 MB); measured figures
+    are in the issue 14 note. Here: the two ways it can be refused, each one sentence."""
+    with pytest.raises(UsageError, match=r"--topology=v9: choose one of \['v4-32'"):
+        compile_report.topology_devices("v9")
+    if importlib.util.find_spec("libtpu") is None:
+        with pytest.raises(SetupError, match="pip install libtpu"):
+            compile_report.topology_devices("v5e-16")
+    else:
+        assert len(compile_report.topology_devices("v5e-16")) == 16

@@ -45,5 +45,6 @@ def compile_all(jobs, threads: int = 2) -> float:
 
 
 def rng_spec(sharding):
-    key = np.asarray(jax.random.PRNGKey(0))
+    # eval_shape, not a real key: under a TPU topology's mesh there is no device to run on.
+    key = jax.eval_shape(lambda: jax.random.PRNGKey(0))
     return jax.ShapeDtypeStruct(key.shape, key.dtype, sharding=sharding)
