@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import transformers
 from hf_reference import make_hf_model
-from train_helpers import MICRO_MODEL, micro_config, run_single
+from train_helpers import micro_config, run_single
 
 from w2v2jax.data import audio as audiolib
 from w2v2jax.data import load_split
@@ -91,7 +91,7 @@ def test_chunked_pass_stitches_the_frames_of_one_pass(trained, monkeypatch):
 
 
 def test_convert_cli_then_init_from_replaces_the_head(tiny_corpus, tmp_path):
-    cfg = get_config("tiny", **{**MICRO_MODEL, "vocab_size": 40})
+    cfg = get_config("micro", vocab_size=40)
     make_hf_model(cfg, tmp_path / "hf")
     cli("convert", f"--from_hf={tmp_path / 'hf'}", f"--out={tmp_path / 'conv'}")
     out = cli("convert", f"--from_hf={tmp_path / 'hf'}", f"--out={tmp_path / 'conv'}", check=False)
@@ -215,7 +215,7 @@ def test_workdirs_transcribe_cannot_use_are_one_sentence(tmp_path):
     from w2v2jax.convert import from_hf, write_workdir
     from w2v2jax.errors import WorkdirError
 
-    cfg = get_config("tiny", **{**MICRO_MODEL, "vocab_size": 40})
+    cfg = get_config("micro", vocab_size=40)
     make_hf_model(cfg, tmp_path / "hf")
     write_workdir(*from_hf(str(tmp_path / "hf")), str(tmp_path / "novocab"))
     with pytest.raises(WorkdirError, match="no vocab.json"):

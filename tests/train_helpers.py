@@ -3,15 +3,11 @@
 import jax
 
 from w2v2jax.configs.ctc import get_config
-from w2v2jax.models.config import MICRO_SHAPES
 from w2v2jax.train import loop
-
-MICRO_MODEL = {**MICRO_SHAPES, "hidden_dropout": 0.1, "mask_time_prob": 0.05}
 
 
 def micro_config(data_dir, **overrides):
-    c = get_config("tiny")
-    c.model.update(MICRO_MODEL)
+    c = get_config("micro")  # the one spelling of the micro model (models/config.py SIZES)
     c.data_dir = data_dir
     c.batch_size = 8
     c.num_buckets = 0
