@@ -18,6 +18,11 @@ def micro_config(data_dir, **overrides):
     c.checkpoint_every = 2
     c.eval_every = 0
     c.log_every = 1
+    return override(c, overrides)
+
+
+def override(c, overrides: dict):
+    """Sets dotted keys ("model.hidden_size", "mesh.data") as --config.KEY=VALUE would."""
     for k, v in overrides.items():
         target = c
         *path, last = k.split(".")

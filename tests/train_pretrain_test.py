@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from train_helpers import override
 
 from w2v2jax.configs.pretrain import get_config
 from w2v2jax.errors import TrainingError
@@ -31,13 +32,7 @@ def pretrain_config(data_dir, mesh=(1, 1, 1), **overrides):
     c.total_steps, c.warmup_steps, c.learning_rate = 6, 2, 2e-3
     c.checkpoint_every, c.eval_every, c.log_every = 3, 0, 1
     c.mesh.data, c.mesh.fsdp, c.mesh.tensor = mesh
-    for k, v in overrides.items():
-        target = c
-        *path, last = k.split(".")
-        for p in path:
-            target = target[p]
-        target[last] = v
-    return c
+    return override(c, overrides)
 
 
 def _rows(wd):

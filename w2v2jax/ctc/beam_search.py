@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from w2v2jax.ctc import lm as lm_lib
 from w2v2jax.ctc.checks import check_frames, check_search_args
 from w2v2jax.ctc.greedy import left_align
 from w2v2jax.ctc.lm_search import lm_prefix_beam_search
@@ -53,11 +54,11 @@ def prefix_beam_search(
     word_delimiter_id=None,
     lm=None,
     vocab=None,
-    alpha=0.5,
-    beta=1.5,
-    unk_score_offset=-10.0,
+    alpha=lm_lib.ALPHA,
+    beta=lm_lib.BETA,
+    unk_score_offset=lm_lib.UNK_SCORE_OFFSET,
     hotwords=(),
-    hotword_weight=10.0,
+    hotword_weight=lm_lib.HOTWORD_WEIGHT,
     token_min_logp=None,
     prune_by="state",
 ):

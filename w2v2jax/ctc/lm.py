@@ -63,6 +63,10 @@ class ArpaLM:
             history = history[1:]
 
 
+# pyctcdecode's defaults, the one copy every search signature uses.
+ALPHA, BETA, UNK_SCORE_OFFSET, HOTWORD_WEIGHT = 0.5, 1.5, -10.0, 10.0
+
+
 class WordScorer:
     """LM + hotword score of a transcript prefix, split into completed words and a partial one."""
 
@@ -70,11 +74,11 @@ class WordScorer:
         self,
         lm=None,
         *,
-        alpha=0.5,
-        beta=1.5,
-        unk_score_offset=-10.0,
+        alpha=ALPHA,
+        beta=BETA,
+        unk_score_offset=UNK_SCORE_OFFSET,
         hotwords=(),
-        hotword_weight=10.0,
+        hotword_weight=HOTWORD_WEIGHT,
     ):
         self.lm, self.alpha, self.beta, self.unk = lm, alpha, beta, unk_score_offset
         self.prefixes = {w[:i] for w in (lm.words if lm else ()) for i in range(1, len(w) + 1)}
