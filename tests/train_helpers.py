@@ -1,5 +1,10 @@
 """A micro training config that compiles in seconds, for the training tests."""
 
+import os
+import signal
+import subprocess
+import time
+
 import jax
 
 from w2v2jax.configs.ctc import get_config
@@ -30,6 +35,26 @@ def override(c, overrides: dict):
             target = target[p]
         target[last] = v
     return c
+
+
+def run_killed_then_resumed(command, ref: str, killed: str, kill_at_step: int) -> None:
+    """command(workdir) -> argv of a training process. Runs it to the end in `ref`; in
+    `killed` runs it until checkpoint `kill_at_step` exists, kills it with SIGKILL, then
+    runs it again to the end (the resume)."""
+    env = {**os.environ, "XLA_FLAGS": ""}
+    subprocess.run(command(ref), check=True, env=env, capture_output=True)
+    proc = subprocess.Popen(
+        command(killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    ckpt = os.path.join(killed, "checkpoints", str(kill_at_step))
+    deadline = time.time() + 300
+    while not os.path.isdir(ckpt) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert not os.path.exists(os.path.join(killed, "summary.json"))
+    subprocess.run(command(killed), check=True, env=env, capture_output=True)
 
 
 def run_single(c, workdir):

@@ -2,14 +2,11 @@
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
-from train_helpers import micro_config, run_single
+from train_helpers import micro_config, run_killed_then_resumed, run_single
 
 from w2v2jax.errors import TrainingError, WorkdirError
 from w2v2jax.train import checkpoint
@@ -56,23 +53,7 @@ def _summary(wd):
 @pytest.mark.slow
 def test_kill9_then_restart_equals_uninterrupted(tiny_corpus, tmp_path):
     ref, killed = str(tmp_path / "ref"), str(tmp_path / "killed")
-    env = {**os.environ, "XLA_FLAGS": ""}
-    subprocess.run(_train_cmd(tiny_corpus, ref, 10), check=True, env=env, capture_output=True)
-    proc = subprocess.Popen(
-        _train_cmd(tiny_corpus, killed, 10),
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    ckpt = os.path.join(killed, "checkpoints", "4")
-    deadline = time.time() + 300
-    while not os.path.isdir(ckpt) and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    assert not os.path.exists(os.path.join(killed, "summary.json"))
-    subprocess.run(_train_cmd(tiny_corpus, killed, 10), check=True, env=env, capture_output=True)
+    run_killed_then_resumed(lambda wd: _train_cmd(tiny_corpus, wd, 10), ref, killed, 4)
     a, b = losses(ref), losses(killed)
     assert sorted(a) == sorted(b) == list(range(1, 11))
     for step in a:

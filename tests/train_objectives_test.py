@@ -3,15 +3,12 @@ trained by the same loop, sharded like the CTC runs, and resumed exactly after k
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 
 import jax
 import pytest
 from frame_regression import FrameEnergy
-from train_helpers import micro_config
+from train_helpers import micro_config, run_killed_then_resumed
 
 from w2v2jax.errors import ConfigError
 from w2v2jax.train import loop, objectives
@@ -73,17 +70,7 @@ def _train_cmd(data_dir, wd):
 @pytest.mark.slow
 def test_kill9_then_resume_equals_uninterrupted(tiny_corpus, tmp_path):
     ref, killed = str(tmp_path / "ref"), str(tmp_path / "killed")
-    env = {**os.environ, "XLA_FLAGS": ""}
-    subprocess.run(_train_cmd(tiny_corpus, ref), check=True, env=env, capture_output=True)
-    proc = subprocess.Popen(_train_cmd(tiny_corpus, killed), env=env, stderr=subprocess.DEVNULL)
-    ckpt = os.path.join(killed, "checkpoints", "4")
-    deadline = time.time() + 300
-    while not os.path.isdir(ckpt) and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    subprocess.run(_train_cmd(tiny_corpus, killed), check=True, env=env, capture_output=True)
+    run_killed_then_resumed(lambda wd: _train_cmd(tiny_corpus, wd), ref, killed, 4)
     a, b = _losses(ref), _losses(killed)
     assert sorted(a) == sorted(b) == list(range(1, 11))
     for step in a:

@@ -3,10 +3,8 @@ learns without collapsing, sharded == unsharded, exact resume, and CTC fine-tuni
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 import types
 
 import flax.linen as nn
@@ -14,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from train_helpers import override
+from train_helpers import override, run_killed_then_resumed
 
 from w2v2jax.configs.pretrain import get_config
 from w2v2jax.errors import TrainingError
@@ -164,16 +162,7 @@ def _train_cmd(data_dir, wd):
 @pytest.mark.slow
 def test_kill9_then_resume_equals_uninterrupted(tiny_corpus, tmp_path):
     ref, killed = str(tmp_path / "ref"), str(tmp_path / "killed")
-    env = {**os.environ, "XLA_FLAGS": ""}
-    subprocess.run(_train_cmd(tiny_corpus, ref), check=True, env=env, capture_output=True)
-    proc = subprocess.Popen(_train_cmd(tiny_corpus, killed), env=env, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not checkpoint.has_checkpoints(killed) and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    subprocess.run(_train_cmd(tiny_corpus, killed), check=True, env=env, capture_output=True)
+    run_killed_then_resumed(lambda wd: _train_cmd(tiny_corpus, wd), ref, killed, 2)
     a, b = _rows(ref), _rows(killed)
     assert [r["step"] for r in a] == [r["step"] for r in b] == list(range(1, 9))
     for ra, rb in zip(a, b, strict=True):

@@ -70,8 +70,10 @@ class Objective(abc.ABC):
         """Metrics of one split from the host copies of its eval-step outputs (an iterable,
         one dict per batch); groups {name: [indices]} are also reported apart."""
 
-    def save(self, workdir: str) -> None:  # noqa: B027 (optional: most objectives learn nothing)
-        """Writes what the objective learned from the data into the workdir (process 0)."""
+    def save(self, workdir: str) -> None:
+        """Writes what the objective learned from the data into the workdir (process 0);
+        most objectives learn nothing from it."""
+        return
 
     def log_line(self, metrics: dict) -> dict:
         """Progress-bar fields of one logged step."""
