@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from w2v2jax.data import audio, build_dataset, folders, load_split, make_batches, metadata, reader
+from w2v2jax.data import (
+    audio,
+    build_dataset,
+    folders,
+    load_split,
+    make_batches,
+    metadata,
+    reader,
+)
 from w2v2jax.data.tokenizer import CharTokenizer
 
 

@@ -25,7 +25,12 @@ import tensorflow_datasets as tfds
 from absl import logging
 
 from w2v2jax.data import audio, schema, synth, tokenizer, workers, writer
-from w2v2jax.data.manifests import Entry, librispeech_entries, manifest_entries, read_entries
+from w2v2jax.data.manifests import (
+    Entry,
+    librispeech_entries,
+    manifest_entries,
+    read_entries,
+)
 from w2v2jax.frames import SAMPLE_RATE
 
 __all__ = [
