@@ -112,6 +112,7 @@ def pretraining_checkpoint(cfg, tmp_path):
 
 def test_pretraining_checkpoint_carries_its_quantizer(tmp_path):
     from hf_reference import batch as hf_batch
+    from hf_reference import hf_pretraining_outputs
     from pretraining_parity_test import hf_draws
 
     from w2v2jax.models import Wav2Vec2ForPreTraining
@@ -136,13 +137,7 @@ def test_pretraining_checkpoint_carries_its_quantizer(tmp_path):
     assert cfg2 == cfg.replace(feature_grad_mult=0.1, vocab_size=32)  # no CTC head: default
     audio, pads = hf_batch([16000, 9001, 4321])
     mask, flat, negatives = hf_draws(ref, pads, cfg)
-    with torch.no_grad():
-        expected = ref(
-            torch.from_numpy(audio),
-            attention_mask=torch.from_numpy(1 - pads).long(),
-            mask_time_indices=torch.from_numpy(mask),
-            sampled_negative_indices=torch.from_numpy(flat).long(),
-        )
+    expected = hf_pretraining_outputs(ref, audio, pads, mask, flat)
     out = Wav2Vec2ForPreTraining(cfg2).apply(
         {"params": params}, audio, pads, mask_time_BxT=mask, negatives_BxTxK=negatives
     )

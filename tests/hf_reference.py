@@ -46,3 +46,14 @@ def hf_logits(model, audio, paddings):
     with torch.no_grad():
         out = model(torch.from_numpy(audio), attention_mask=torch.from_numpy(1 - paddings).long())
     return out.logits.numpy()
+
+
+def hf_pretraining_outputs(model, audio, paddings, mask, flat_negatives):
+    """transformers' Wav2Vec2ForPreTraining in eval on our draws (flat B*T negatives)."""
+    with torch.no_grad():
+        return model(
+            torch.from_numpy(audio),
+            attention_mask=torch.from_numpy(1 - paddings).long(),
+            mask_time_indices=torch.from_numpy(mask),
+            sampled_negative_indices=torch.from_numpy(flat_negatives).long(),
+        )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 import transformers
-from hf_reference import SMALL, batch, make_hf_model
+from hf_reference import SMALL, batch, hf_pretraining_outputs, make_hf_model
 from transformers.models.wav2vec2.modeling_wav2vec2 import (
     _compute_mask_indices,
     _sample_negative_indices,
@@ -57,13 +57,7 @@ def run_both(cfg, tmp_path, lengths=LENGTHS, seed=0):
     cfg2, params = from_hf(str(tmp_path))
     audio, pads = batch(lengths, seed=seed)
     mask, flat, negatives = hf_draws(ref, pads, cfg, seed=seed)
-    with torch.no_grad():
-        expected = ref(
-            torch.from_numpy(audio),
-            attention_mask=torch.from_numpy(1 - pads).long(),
-            mask_time_indices=torch.from_numpy(mask),
-            sampled_negative_indices=torch.from_numpy(flat).long(),
-        )
+    expected = hf_pretraining_outputs(ref, audio, pads, mask, flat)
     out = Wav2Vec2ForPreTraining(cfg2).apply(
         {"params": params}, audio, pads, mask_time_BxT=mask, negatives_BxTxK=negatives
     )
@@ -106,13 +100,7 @@ def test_pretraining_round_trip_to_hf(tmp_path):
     back = transformers.Wav2Vec2ForPreTraining.from_pretrained(str(tmp_path / "b")).eval()
     audio, pads = batch(LENGTHS)
     mask, flat, _ = hf_draws(back, pads, cfg)
-    with torch.no_grad():
-        expected = back(
-            torch.from_numpy(audio),
-            attention_mask=torch.from_numpy(1 - pads).long(),
-            mask_time_indices=torch.from_numpy(mask),
-            sampled_negative_indices=torch.from_numpy(flat).long(),
-        )
+    expected = hf_pretraining_outputs(back, audio, pads, mask, flat)
     close(out["contrastive_loss"], expected.contrastive_loss.item())
     close(out["codevector_perplexity"], expected.codevector_perplexity.item())
     cfg3, params3 = from_hf(str(tmp_path / "b"))
