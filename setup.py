@@ -36,6 +36,11 @@ setup(
         "tensorboardX>=2.6,<3",
         # jax's file lock around the shared compilation cache (w2v2jax/compile_cache.py).
         "filelock>=4.3,<5",
+        # Error rates (CER/WER/PER by edit distance), phonetic feature distances, rooms.
+        "rapidfuzz>=3.14,<4",
+        "jiwer>=4.0,<5",
+        "panphon>=0.22,<0.23",
+        "pyroomacoustics>=0.10,<0.11",
     ],
     extras_require={
         "test": [

@@ -46,6 +46,10 @@ def run_config(size: str) -> ml_collections.ConfigDict:
     c.num_buckets = 8
     c.bucket_seconds = (1.5, 2.0, 2.5, 3.0, 4.0, 6.0)
     c.max_seconds = 16.0  # with num_buckets: longer training utterances are left out (logged)
+    # Train on a seeded subset of this many train utterances (0 = all): few-label fine-tuning.
+    # Subsets of one seed are nested; data/subset.py.
+    c.train_examples = 0
+    c.train_examples_seed = 0
 
     c.total_steps = 1500
     c.batch_size = 16

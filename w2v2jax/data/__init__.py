@@ -8,8 +8,8 @@
     ds = make_batches(train, tok, batch_size=16, bucket_boundaries=bounds, seed=0, stats=stats)
 
 Modules: schema (what a record holds), metadata (facts in metadata.json), writer and reader
-(dataset folders), corpus (synthesized), manifests and folders (your recordings), bucketing,
-pipeline (grain batches), tokenizer, audio. Imports nothing from models/ or train/: the batch
+(dataset folders), subset (a seeded labeled budget), corpus (synthesized), manifests and
+folders (your recordings), bucketing, pipeline (grain batches), tokenizer, audio. Imports nothing from models/ or train/: the batch
 dict is the whole interface.
 """
 
@@ -26,6 +26,7 @@ from w2v2jax.data.folders import build_dataset, folder_source, manifest_source
 from w2v2jax.data.metadata import read_params
 from w2v2jax.data.pipeline import Stats, make_batches, make_eval_batches
 from w2v2jax.data.reader import SplitSource, group_indices, load_split, tokenizer_for
+from w2v2jax.data.subset import Subset, subset
 from w2v2jax.data.tokenizer import (
     CharTokenizer,
     OutOfVocabularyError,
@@ -42,6 +43,7 @@ __all__ = [
     "PhonemeTokenizer",
     "SplitSource",
     "Stats",
+    "Subset",
     "batches_per_epoch",
     "build_corpus",
     "build_dataset",
@@ -58,5 +60,6 @@ __all__ = [
     "manifest_source",
     "read_params",
     "source_lengths",
+    "subset",
     "tokenizer_for",
 ]

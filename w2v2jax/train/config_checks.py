@@ -12,7 +12,8 @@ from w2v2jax.models.config import Wav2Vec2Config
 
 POSITIVE_INTS = ("batch_size", "total_steps", "grad_accum", "checkpoint_every", "log_every")
 POSITIVE_INTS += ("keep_checkpoints", "compile_threads")
-NON_NEGATIVE_INTS = ("warmup_steps", "eval_every", "num_buckets")
+NON_NEGATIVE_INTS = ("warmup_steps", "eval_every", "num_buckets", "train_examples")
+NON_NEGATIVE_INTS += ("train_examples_seed",)
 POSITIVE_FLOATS = ("learning_rate", "max_seconds")
 NON_NEGATIVE_FLOATS = ("weight_decay", "grad_clip", "time_budget_s", "peak_flops", "adam_eps")
 FRACTIONS = ("b1", "b2", "final_lr_ratio")  # in [0, 1]

@@ -30,7 +30,9 @@ class Trainer:
 
     def __init__(self, c, workdir: str, devices=None, objective=None):
         self.c, self.workdir = c, workdir
-        self.train_src = open_split(c, "train")
+        self.train_src = data.subset(
+            open_split(c, "train"), c.get("train_examples", 0), c.get("train_examples_seed", 0)
+        )
         lengths = data.source_lengths(self.train_src)
         resuming = checkpoint.has_checkpoints(workdir)
         # What a resumed run saved (CTC: its vocab.json) counts only beside a checkpoint: a
