@@ -8,6 +8,7 @@ first); the tests of the ablation's configs (its modes are config overrides) are
 """
 
 import csv
+import json
 import math
 import os
 import subprocess
@@ -145,14 +146,15 @@ def test_steps_flag_shortens_warmup_and_moves_the_checkpoint():
 
 
 def test_override_sets_dotted_keys_and_refuses_unknown_ones():
-    from experiments.positional_ablation import run
+    from w2v2jax.configs import override
     from w2v2jax.configs.ctc import get_config
+    from w2v2jax.errors import ConfigError
 
-    c = run.override(get_config("tiny"), {"model.posemb": "rope", "total_steps": 7})
+    c = override(get_config("tiny"), {"model.posemb": "rope", "total_steps": 7})
     assert (c.model.posemb, c.total_steps) == ("rope", 7)
     for key in ("model.posembs", "total_step", "optim.lr"):
-        with pytest.raises(KeyError):
-            run.override(get_config("tiny"), {key: 1})
+        with pytest.raises(ConfigError, match=key):
+            override(get_config("tiny"), {key: 1})
 
 
 @pytest.fixture(scope="module")
@@ -285,3 +287,56 @@ def test_figure_csvs_hold_the_plotted_numbers(figures):
     by_method = {d["method"]: float(d["cer"]) for d in decodings}
     if int(summary["beam_worse"]) > 0:
         assert by_method["beam8_rank0"] > by_method["greedy"]
+
+
+def test_pretraining_experiment_arms_differ_only_in_init_and_freezing():
+    from experiments.pretraining import run
+
+    for mode in (run.FULL, run.QUICK):
+        pre = run.finetune_config(mode, "pretrained", 50, 2, "corpus", "runs/pre")
+        scratch = run.finetune_config(mode, "scratch", 50, 2, "corpus", "runs/pre")
+        a, b = _flat(pre.to_dict()), _flat(scratch.to_dict())
+        differ = {k for k in a if a[k] != b[k]}
+        assert differ == {"init_from", "freeze_feature_encoder", "freeze_transformer_steps"}
+        assert (a["init_from"], b["init_from"]) == ("runs/pre", "")
+        assert (a["train_examples"], a["train_examples_seed"], a["seed"]) == (50, 2, 2)
+        p = run.pretrain_config(mode, "corpus")
+        assert p.objective == "pretrain" and p.data_dir == "corpus"
+        # The Gumbel temperature reaches its floor at 69% of the run, as fairseq's base does.
+        start, floor, decay = p.gumbel_temperature
+        at = math.log(floor / start) / math.log(decay)
+        assert math.isclose(at / p.total_steps, 0.69, rel_tol=0.02) or mode is run.QUICK
+
+
+@pytest.mark.slow  # pretrains, then fine-tunes four runs: about a minute on 2 cores
+def test_quick_pretraining_experiment_writes_every_file(tmp_path):
+    if not (_which("flite") and _which("espeak-ng")):
+        pytest.skip("flite/espeak-ng not installed: the experiment synthesizes its corpus")
+    out = tmp_path / "out"
+    stdout = _run(
+        "experiments.pretraining",
+        "--quick",
+        f"--out={out}",
+        f"--runs_dir={tmp_path / 'runs'}",
+        f"--data_dir={tmp_path / 'corpus'}",
+    )
+    rows = _rows(os.path.join(out, "results.csv"))
+    assert sorted((r["init"], r["labels"]) for r in rows) == [
+        ("pretrained", "16"),
+        ("pretrained", "all"),
+        ("scratch", "16"),
+        ("scratch", "all"),
+    ]
+    assert all(r["status"] == "ok" for r in rows), rows
+    curves = _rows(os.path.join(out, "pretraining_curves.csv"))
+    train = [r for r in curves if r.get("contrastive_loss")]
+    assert len(train) >= 3 and all(float(r["prob_perplexity"]) > 0 for r in train)
+    temps = [float(r["temperature"]) for r in train]
+    assert temps == sorted(temps, reverse=True) and temps[-1] < temps[0]
+    assert any(r.get("validation/accuracy") for r in curves)
+    for name in ("cer_vs_labels.png", "pretraining_curves.png"):
+        _check_png(os.path.join(out, name))
+    with open(os.path.join(out, "setup.json")) as f:
+        setup = json.load(f)
+    assert setup["labels"] == [16, 64] and setup["pretraining_result"]["steps"] == 12
+    assert "| 16 | pretrained | 1/1 |" in stdout and "| all (64) | scratch | 1/1 |" in stdout

@@ -7,6 +7,7 @@ import time
 
 import jax
 
+from w2v2jax.configs import override
 from w2v2jax.configs.ctc import get_config
 from w2v2jax.train import loop
 
@@ -24,17 +25,6 @@ def micro_config(data_dir, **overrides):
     c.eval_every = 0
     c.log_every = 1
     return override(c, overrides)
-
-
-def override(c, overrides: dict):
-    """Sets dotted keys ("model.hidden_size", "mesh.data") as --config.KEY=VALUE would."""
-    for k, v in overrides.items():
-        target = c
-        *path, last = k.split(".")
-        for p in path:
-            target = target[p]
-        target[last] = v
-    return c
 
 
 def run_killed_then_resumed(command, ref: str, killed: str, kill_at_step: int) -> None:

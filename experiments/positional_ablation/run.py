@@ -12,7 +12,6 @@ number of seeds and the size of the length set.
 """
 
 import dataclasses
-import functools
 import json
 import math
 import os
@@ -21,6 +20,7 @@ import time
 import jax
 
 from experiments.positional_ablation import lengths
+from w2v2jax.configs import override
 from w2v2jax.configs.ctc import get_config
 from w2v2jax.data import load_split
 from w2v2jax.frames import SAMPLE_RATE, frame_count, seconds_to_samples
@@ -86,18 +86,6 @@ QUICK = Mode(
 
 
 assert FULL.config["bucket_seconds"][-1] == QUICK.config["bucket_seconds"][-1] == TRAIN_S
-
-
-def override(c, changes: dict):
-    """Sets flat dotted keys ("model.posemb") as `--config.model.posemb=rope` does: only
-    fields the config has, each type-checked by ConfigDict. Returns c."""
-    for key, value in changes.items():
-        *parents, leaf = key.split(".")
-        node = functools.reduce(lambda d, k: d[k], parents, c)
-        if leaf not in node:
-            raise KeyError(f"{key}: the config has no such field")
-        node[leaf] = value
-    return c
 
 
 def train_frames(c) -> int:
