@@ -105,3 +105,14 @@ def test_source_lengths_from_the_source_or_its_records():
     assert bucketing.source_lengths(records).tolist() == [500, 700]  # read once
     with pytest.raises(ValueError, match=r"lengths has shape \(2,\); the source has 3 items"):
         bucketing.source_lengths(WithLengths([{}, {}, {}]))
+
+
+def test_a_bucket_that_never_fills_a_batch_is_named(caplog):
+    from absl import logging as absl_logging
+
+    bucket_of = np.array([0] * 9 + [1] * 3 + [-1])  # bucket 1: 3 examples, batch of 4
+    with caplog.at_level(absl_logging.WARNING):
+        plan = bucketing.TrainPlan(bucket_of, 4, seed=0, shuffle=True)
+    assert plan.batches_per_epoch == 2
+    assert "buckets [1] hold fewer examples than a global batch of 4 (3)" in caplog.text
+    assert "3 examples are never trained on" in caplog.text

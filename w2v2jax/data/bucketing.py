@@ -130,6 +130,19 @@ class TrainPlan:
         self.kept = np.flatnonzero(bucket_of >= 0)
         self.batches_per_epoch = _full_batches(bucket_of, global_batch)
         self._lock = threading.Lock()
+        counts = np.bincount(bucket_of[bucket_of >= 0], minlength=bucket_of.max(initial=0) + 1)
+        starved = [(b, int(n)) for b, n in enumerate(counts) if 0 < n < global_batch]
+        if starved and self.batches_per_epoch:
+            # Each epoch drops a bucket's remainder; a bucket that never fills one batch
+            # drops all of its examples, silently shrinking a small labeled set.
+            logging.warning(
+                "buckets %s hold fewer examples than a global batch of %d (%s): those %d "
+                "examples are never trained on; use fewer buckets or a smaller batch_size",
+                [b for b, _ in starved],
+                global_batch,
+                ", ".join(str(n) for _, n in starved),
+                sum(n for _, n in starved),
+            )
 
     @functools.lru_cache(maxsize=4)  # noqa: B019  (a few epochs; the plan lives with the data)
     def epoch(self, e: int) -> list[tuple[int, np.ndarray]]:
