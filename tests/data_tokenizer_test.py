@@ -88,3 +88,80 @@ def test_symbols_of_is_what_from_texts_builds(cls, texts):
 def test_class_for_a_label_field():
     assert tokenizer.class_for("phonemes") is PhonemeTokenizer
     assert tokenizer.class_for("text") is CharTokenizer
+
+
+# The symbols of the vocab.json a phoneme run wrote before IPA normalisation (espeak-ng IPA of
+# every word of the synthetic tasks), and the ids that code gave these transcripts.
+SAVED_SYMBOLS = [
+    "aɪ",
+    "aʊ",
+    "b",
+    "d",
+    "dʒ",
+    "eɪ",
+    "f",
+    "h",
+    "i",
+    "iə",
+    "iː",
+    "j",
+    "k",
+    "l",
+    "m",
+    "n",
+    "oʊ",
+    "oː",
+    "p",
+    "s",
+    "t",
+    "tʃ",
+    "uː",
+    "v",
+    "w",
+    "z",
+    "æ",
+    "ð",
+    "ŋ",
+    "ɐ",
+    "ɑː",
+    "ɔ",
+    "ɔɪ",
+    "ɔː",
+    "ə",
+    "ɚ",
+    "ɛ",
+    "ɜː",
+    "ɡ",
+    "ɪ",
+    "ɹ",
+    "ɾ",
+    "ʃ",
+    "ʊ",
+    "ʌ",
+    "θ",
+    "ᵻ",
+]
+SAVED_IDS = {
+    "θɹˈiː wˈʌn fˈoːɹ": [50, 45, 15, 4, 29, 49, 20, 4, 11, 22, 45],
+    "zˈiəɹoʊ nˈaɪn": [30, 14, 45, 21, 4, 20, 5, 20],
+    "tʃˈɪldɹən wˈɜːld": [26, 44, 18, 8, 45, 39, 20, 4, 29, 42, 18, 8],
+}
+
+
+def test_a_vocab_saved_before_normalisation_loads_with_the_same_ids(tmp_path):
+    vocab = {s: i for i, s in enumerate([*tokenizer.SPECIALS, *SAVED_SYMBOLS])}
+    (tmp_path / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"w2v2jax_kind": "phoneme"}))
+    tok = tokenizer.load(tmp_path)
+    assert tok.vocab == vocab
+    for text, ids in SAVED_IDS.items():
+        assert tok.encode(text) == ids
+        # other spellings of the same phonemes: a tie bar, the ASCII colon
+        assert tok.encode(text.replace("tʃ", "t͡ʃ").replace("ː", ":")) == ids
+
+
+def test_a_vocab_in_other_spellings_keeps_its_ids_and_reads_ours():
+    tok = PhonemeTokenizer(["t͡ʃ", "ə˞", "g", "a"])
+    assert tok.encode("tʃɚɡa") == tok.encode("t͡ʃə˞ga") == [5, 6, 7, 8]
+    assert tok.decode([5, 6, 7, 8]) == "t͡ʃə˞ga"  # its own symbols, as HF decodes them
+    assert tok.units_of([5, 0, 4, 6, 1, 2]) == ["t͡ʃ", "ə˞"]

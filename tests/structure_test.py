@@ -14,6 +14,7 @@ ALLOWED = {
     "models": {"frames", "errors", "files"},
     "ctc": {"frames", "errors", "files"},
     "data": {"frames", "errors", "files"},
+    "scoring": {"data", "frames", "errors", "files"},
 }
 
 

@@ -85,8 +85,8 @@ def main(_):
     from w2v2jax import compile_cache
     from w2v2jax.data import corpus
     from w2v2jax.inference import Transcriber
+    from w2v2jax.scoring import ErrorRates
     from w2v2jax.train import loop
-    from w2v2jax.train.error_rates import ErrorRates
     from w2v2jax.train.plot import plot_curves
 
     # A rerun reads the bucket steps from disk instead of compiling them again (~60 s).

@@ -12,22 +12,17 @@ checkpoint head and a HF vocabulary drives ours (`load` accepts either).
 
 import json
 import os
-import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
+from w2v2jax.data import ipa
+from w2v2jax.data.ipa import MULTI_PHONEMES
 from w2v2jax.errors import DataError, InputError
 from w2v2jax.files import write_json
 
 PAD, BOS, EOS, UNK, DELIM = "<pad>", "<s>", "</s>", "<unk>", "|"
 SPECIALS = (PAD, BOS, EOS, UNK, DELIM)
 BLANK_ID, UNK_ID, DELIM_ID = 0, 3, 4
-
-# espeak-ng units written with two symbols; kept whole so one phoneme is one label.
-MULTI_PHONEMES = ("tʃ", "dʒ", "aɪ", "aʊ", "eɪ", "oʊ", "ɔɪ", "əʊ", "eə", "ɪə", "ʊə", "iə")
-_STRESS = str.maketrans("", "", "ˈˌ")
-_ATTACHED = "ːˑ"  # length marks belong to the vowel before them
-_LANG_SWITCH = re.compile(r"\([a-z-]+\)")  # espeak's "(fr)" markers around foreign words
 
 
 class OutOfVocabularyError(InputError):
@@ -45,21 +40,10 @@ def normalize_chars(text: str) -> str:
     return " ".join("".join(kept).split())
 
 
-def split_phonemes(ipa: str, inventory: Iterable[str] = MULTI_PHONEMES) -> list[list[str]]:
-    """IPA string -> words -> phoneme units (greedy longest match; stress dropped)."""
-    units = set(inventory)
-    longest = max((len(u) for u in units), default=1)
-    words = []
-    for word in _LANG_SWITCH.sub(" ", ipa).translate(_STRESS).split():
-        out, i = [], 0
-        while i < len(word):
-            n = next((n for n in range(longest, 1, -1) if word[i : i + n] in units), 1)
-            unit, i = word[i : i + n], i + n
-            while i < len(word) and (word[i] in _ATTACHED or unicodedata.combining(word[i])):
-                unit, i = unit + word[i], i + 1
-            out.append(unit)
-        words.append(out)
-    return words
+def split_phonemes(text: str, inventory: Iterable[str] = MULTI_PHONEMES) -> list[list[str]]:
+    """IPA string -> words -> phoneme units (ipa.phoneme_words: normalized, stress dropped,
+    multi-symbol units whole by greedy longest match)."""
+    return ipa.phoneme_words(text, inventory)
 
 
 class Tokenizer:
@@ -72,6 +56,7 @@ class Tokenizer:
         for s in symbols:
             self.vocab.setdefault(s, len(self.vocab))
         self.symbols = list(self.vocab)
+        self._ids = self.vocab  # what encode looks units up in; subclasses add spellings
 
     def __len__(self) -> int:
         return len(self.vocab)
@@ -101,7 +86,7 @@ class Tokenizer:
     def encode(self, text: str, strict: bool = True) -> list[int]:
         """Text -> ids, "|" between words. Unknown symbols raise unless strict=False (<unk>)."""
         words = self.words(text)
-        missing = sorted({u for w in words for u in w if u not in self.vocab})
+        missing = sorted({u for w in words for u in w if u not in self._ids})
         if missing and strict:
             raise OutOfVocabularyError(
                 f"transcript {text!r} has symbols outside the {self.kind} vocabulary: {missing}; "
@@ -111,7 +96,7 @@ class Tokenizer:
         for w in words:
             if ids:
                 ids.append(DELIM_ID)
-            ids.extend(self.vocab.get(u, UNK_ID) for u in w)
+            ids.extend(self._ids.get(u, UNK_ID) for u in w)
         return ids
 
     def decode(self, ids: Iterable[int], collapse_repeats: bool = False) -> str:
@@ -125,6 +110,11 @@ class Tokenizer:
             ids = [i for j, i in enumerate(ids) if j == 0 or ids[j - 1] != i]
         parts = [" " if i == DELIM_ID else self.symbols[i] for i in ids if i not in (0, 1, 2)]
         return " ".join("".join(parts).split())
+
+    def units_of(self, ids: Iterable[int]) -> list[str]:
+        """The symbols of label ids in order, blanks, <s>, </s> and "|" left out: the units
+        an error rate over symbols (PER) counts, as the model emits them."""
+        return [self.symbols[i] for i in map(int, ids) if i not in (0, 1, 2, DELIM_ID)]
 
     def save(self, directory: str | os.PathLike) -> None:
         """Writes vocab.json and tokenizer_config.json (Wav2Vec2CTCTokenizer.from_pretrained),
@@ -165,16 +155,29 @@ class CharTokenizer(Tokenizer):
 
 
 class PhonemeTokenizer(Tokenizer):
-    """IPA phonemes (espeak-ng --ipa): multi-symbol units whole, length marks attached."""
+    """IPA phonemes (espeak-ng --ipa) in ipa.normalize's spelling: multi-symbol units whole,
+    length marks attached, stress dropped.
+
+    A vocabulary written in another spelling (t͡ʃ, ə˞, g) keeps its ids and symbols: each
+    symbol is also reachable under its normalized spelling, which is what `words` yields.
+    """
 
     kind = "phoneme"
 
     def __init__(self, symbols: Sequence[str]):
         super().__init__(symbols)
-        self._units = set(MULTI_PHONEMES) | {s for s in self.symbols[5:] if len(s) > 1}
+        own = self.symbols[len(SPECIALS) :]
+        spelled = {s: ipa.normalize(s) for s in own}
+        self._ids = {}
+        for s in own:
+            if spelled[s]:
+                self._ids.setdefault(spelled[s], self.vocab[s])
+        self._ids.update(self.vocab)
+        multi = (u for u in (*own, *spelled.values()) if len(u) > 1)
+        self.inventory = frozenset(MULTI_PHONEMES).union(multi)
 
     def words(self, text: str) -> list[list[str]]:
-        return split_phonemes(text, self._units)
+        return split_phonemes(text, self.inventory)
 
 
 def class_for(label_key: str) -> type[Tokenizer]:

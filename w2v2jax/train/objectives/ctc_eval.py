@@ -1,11 +1,14 @@
-"""Host scoring of CTC eval outputs: loss, CER and WER (greedy, optionally beam), per group."""
+"""Host scoring of CTC eval outputs: loss, CER and WER (greedy, optionally beam), per group;
+PER and FER too when the labels are phonemes."""
 
 import collections
+import functools
 
 import numpy as np
+from absl import logging
 
+from w2v2jax import scoring
 from w2v2jax.ctc import prefix_beam_search
-from w2v2jax.train.error_rates import ErrorRates
 
 
 def _rows(out):
@@ -21,14 +24,26 @@ def _ids(values, paddings=None):
     return [int(x) for x, p in zip(values, paddings, strict=True) if p == 0]
 
 
+def _scored(tok, ids, phonemes: bool):
+    """(text, units) of ids: the units are the label symbols PER and FER count (None for
+    characters), so two symbols the model emits apart are never read back as one."""
+    return tok.decode(ids), tok.units_of(ids) if phonemes else None
+
+
 def score_split(outputs, tok, *, groups=None, beam=0) -> dict:
-    """{"loss", "cer", "wer", "count"} plus per-group and beam entries.
+    """{"loss", "cer", "wer", "count"} plus per-group and beam entries; with a phoneme
+    tokenizer also "per" and "fer" ("beam_per", "beam_fer").
 
     outputs: host dicts of the eval step, one per batch; with beam > 0 they hold log_probs.
     groups: {name: [indices]} to report separately (e.g. the test split's voice groups).
     """
+    phonemes = tok.kind == "phoneme"
     group_of = {i: g for g, idx in (groups or {}).items() for i in idx}
-    rates = collections.defaultdict(ErrorRates)
+    # strict=False: a symbol panphon has no features for must not stop a run at its first
+    # eval; FER counts it as a whole phone and the log names it.
+    rates = collections.defaultdict(
+        functools.partial(scoring.ErrorRates, phonemes=phonemes, strict=False)
+    )
     losses = collections.defaultdict(list)
     for out in outputs:
         if beam:
@@ -37,30 +52,37 @@ def score_split(outputs, tok, *, groups=None, beam=0) -> dict:
             )
             out["beam_ids"] = np.asarray(beam_ids)[:, 0]
         for row in _rows(out):
-            ref = tok.decode(_ids(row["labels"], row["label_paddings"]))
-            hyp = tok.decode(_ids(row["ids"]))
+            ref, ref_units = _scored(tok, _ids(row["labels"], row["label_paddings"]), phonemes)
+            hyp, hyp_units = _scored(tok, _ids(row["ids"]), phonemes)
+            if beam:
+                beam_hyp, beam_units = _scored(tok, _ids(row["beam_ids"]), phonemes)
             names = ["all"] + (
                 [group_of[int(row["index"])]] if int(row["index"]) in group_of else []
             )
             for name in names:
-                rates[name].add(ref, hyp)
+                rates[name].add(ref, hyp, ref_units, hyp_units)
                 losses[name].append(float(row["loss"]))
                 if beam:
-                    rates[name + "/beam"].add(ref, tok.decode(_ids(row["beam_ids"])))
+                    rates[name + "/beam"].add(ref, beam_hyp, ref_units, beam_units)
+    unknown = rates["all"].features.unknown if "all" in rates and phonemes else ()
+    if unknown:
+        logging.warning(
+            "FER counts these phonemes as whole phones, panphon has no features for them: %s",
+            sorted(unknown),
+        )
+    return _results(rates, losses)
+
+
+def _results(rates, losses) -> dict:
+    """Flat keys: "cer", "espeak/cer", "beam_cer", "espeak/beam_cer", ... ("all" unnamed)."""
     result = {}
     for name, r in rates.items():
         if name.endswith("/beam"):
             base = name[: -len("/beam")]
             prefix = "" if base == "all" else base + "/"
-            result.update({prefix + "beam_cer": r.cer, prefix + "beam_wer": r.wer})
+            result.update({prefix + "beam_" + k: v for k, v in r.rates().items()})
             continue
         prefix = "" if name == "all" else name + "/"
-        result.update(
-            {
-                prefix + "cer": r.cer,
-                prefix + "wer": r.wer,
-                prefix + "count": r.count,
-                prefix + "loss": float(np.mean(losses[name])),
-            }
-        )
+        result.update({prefix + k: v for k, v in r.rates().items()})
+        result.update({prefix + "count": r.count, prefix + "loss": float(np.mean(losses[name]))})
     return result
