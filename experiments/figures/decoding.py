@@ -13,7 +13,7 @@ import numpy as np
 
 from experiments.figures.output import save
 from w2v2jax.ctc import greedy_decode, prefix_beam_search
-from w2v2jax.train.error_rates import edit_distance
+from w2v2jax.scoring import edit_distance
 
 BEAM = 8
 
