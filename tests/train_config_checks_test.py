@@ -18,6 +18,9 @@ BAD = [
     ({"time_budget_s": float("inf")}, "time_budget_s=inf: must be a finite number"),
     ({"num_buckets": 0, "bucket_seconds": (3.0, 2.0)}, "bucket_seconds=.*increasing"),
     ({"model.hidden_dropout": 1.5}, "hidden_dropout=1.5: must be a number from 0 to 1"),
+    ({"augment.noise_prob": 1.5}, r"augment.noise_prob=1.5: must be a number from 0 to 1"),
+    ({"augment.rt60_s": (0.8, 0.2)}, r"augment.rt60_s=\(0.8, 0.2\): give \(low, high\)"),
+    ({"augment.noise_dir": "/no/such/noise"}, r"augment.noise_dir='/no/such/noise' is not a"),
 ]
 
 

@@ -30,6 +30,11 @@ flags.DEFINE_integer("num_valid", None, "Validation utterances (default 10% of n
 flags.DEFINE_integer("num_test", None, "Test utterances (default 10% of num_train).")
 flags.DEFINE_integer("seed", 0, "Corpus seed.")
 flags.DEFINE_bool(
+    "noisy_test",
+    False,
+    "Corpus: also test on a reverberated, noised copy of each test utterance (group 'noisy').",
+)
+flags.DEFINE_bool(
     "overwrite", False, "Replace a dataset in --out built with other settings (nothing else)."
 )
 flags.DEFINE_string("from_librispeech", None, "Corpus from a LibriSpeech-layout folder.")
@@ -76,7 +81,7 @@ def cmd_corpus(args):
             "and --test_from"
         )
     # Flags of the other kind of corpus would be ignored silently: refuse them.
-    synth_only = ("task", "num_train", "num_valid", "num_test", "seed")
+    synth_only = ("task", "num_train", "num_valid", "num_test", "seed", "noisy_test")
     other = synth_only if given else ("valid_from", "test_from", "skip_bad_files")
     ignored = [f"--{name}" for name in other if FLAGS[name].present]
     if ignored:
@@ -104,6 +109,7 @@ def cmd_corpus(args):
             FLAGS.num_test,
             FLAGS.seed,
             overwrite=FLAGS.overwrite,
+            noisy_test=FLAGS.noisy_test,
         )
     print(path)
 

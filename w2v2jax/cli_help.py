@@ -9,7 +9,7 @@ COMMANDS = {
             "Build a dataset folder: synthesize speech with flite and espeak-ng, or read your "
             "own audio (a LibriSpeech-layout folder or a path<TAB>transcript manifest)."
         ),
-        ("out", "task", "num_train", "num_valid", "num_test", "seed", "overwrite")
+        ("out", "task", "num_train", "num_valid", "num_test", "seed", "noisy_test", "overwrite")
         + ("from_librispeech", "from_manifest", "from_audio_dir", "valid_from", "test_from")
         + ("skip_bad_files",),
         "w2v2jax corpus --out=runs/corpus-digits --task=digits --num_train=3000",

@@ -50,6 +50,22 @@ def run_config(size: str) -> ml_collections.ConfigDict:
     # Subsets of one seed are nested; data/subset.py.
     c.train_examples = 0
     c.train_examples_seed = 0
+    # Training audio augmentation (data/augment.py), each with its probability per utterance,
+    # seeded by (seed, batch, utterance) so a resumed run sees the same audio; 0 = off.
+    c.augment = ml_collections.ConfigDict()
+    c.augment.speed_prob = 0.0
+    c.augment.speed_factors = (0.9, 1.0, 1.1)  # by resampling; length / factor
+    c.augment.pitch_prob = 0.0
+    c.augment.pitch_semitones = (-2.0, 2.0)
+    c.augment.noise_prob = 0.0
+    c.augment.snr_db = (5.0, 20.0)
+    c.augment.noise_dir = ""  # a folder of noise recordings; "" synthesizes noise
+    c.augment.reverb_prob = 0.0
+    c.augment.rt60_s = (0.2, 0.8)
+    c.augment.num_rooms = 16  # simulated once per process (about 8 s), then drawn from
+    c.augment.telephone_prob = 0.0  # 8 kHz, mu-law, 300-3400 Hz
+    c.augment.gain_prob = 0.0
+    c.augment.gain_db = (-6.0, 6.0)
 
     c.total_steps = 1500
     c.batch_size = 16

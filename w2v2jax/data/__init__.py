@@ -9,11 +9,13 @@
 
 Modules: schema (what a record holds), metadata (facts in metadata.json), writer and reader
 (dataset folders), subset (a seeded labeled budget), corpus (synthesized), manifests and
-folders (your recordings), bucketing, pipeline (grain batches), tokenizer, audio. Imports nothing from models/ or train/: the batch
-dict is the whole interface.
+folders (your recordings), bucketing, pipeline (grain batches), augment (with noise and
+rooms: training augmentation), tokenizer, audio. Imports nothing from models/ or train/:
+the batch dict is the whole interface.
 """
 
 from w2v2jax.data.audio import load_audio
+from w2v2jax.data.augment import Augmenter
 from w2v2jax.data.bucketing import (
     batches_per_epoch,
     default_frames,
@@ -37,6 +39,7 @@ from w2v2jax.errors import AudioError, DatasetExistsError
 
 __all__ = [
     "AudioError",
+    "Augmenter",
     "CharTokenizer",
     "DatasetExistsError",
     "OutOfVocabularyError",

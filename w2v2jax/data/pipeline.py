@@ -31,6 +31,15 @@ the order is reshuffled). An example whose labels cannot fit
 a padding row (valid 0) and is counted in the `stats` passed in; skip_infeasible=False keeps
 infeasible ones for a loss with zero_infinity.
 
+Augmentation (augment=Augmenter(c.augment, seed=...), augment.py) applies to training batches
+only, to each row as it is read in grain's worker threads, with a Generator seeded by
+(seed, global batch number, example index): a pure function of the batch number, which is all
+grain's iterator state holds, so a restored iterator yields the same augmented batches, and
+the same utterance is augmented afresh each epoch. Buckets are planned from the stored lengths
+(no audio is read to plan), so speed perturbation draws its factor among those whose length
+still fits the row's bucket and, with skip_infeasible, still carries its labels: an utterance
+within 11% of its bucket's top is never slowed to 0.9, and no row is lost to augmentation.
+
 Shape legend: B batch rows, S samples, U label length.
 """
 
@@ -46,10 +55,12 @@ import numpy as np
 from absl import logging
 
 from w2v2jax.data import audio, bucketing
+from w2v2jax.data.augment import Augmenter
 from w2v2jax.data.bucketing import default_frames
 from w2v2jax.errors import DataError
 
 _LOG_FIRST = 5  # skipped examples logged one by one before only counting
+_AUGMENT_STREAM = 0xA06  # apart from the shuffle's Generator([seed, epoch])
 
 
 class Stats:
@@ -73,9 +84,12 @@ class Stats:
 class _Assembler:
     """Reads examples and assembles one padded batch; runs in grain's worker threads."""
 
-    def __init__(self, source, tokenizer, label_key, frames_fn, skip_infeasible, stats):
+    def __init__(
+        self, source, tokenizer, label_key, frames_fn, skip_infeasible, stats, augment=None, seed=0
+    ):
         self.source, self.tokenizer, self.label_key = source, tokenizer, label_key
         self.frames_fn, self.skip_infeasible, self.stats = frames_fn, skip_infeasible, stats
+        self.augment, self.seed = augment, seed
 
     def labels(self, index: int, ex: dict) -> list[int]:
         if self.label_key not in ex:
@@ -111,8 +125,29 @@ class _Assembler:
             return False
         return True
 
-    def batch(self, indices: Sequence[int], num_samples: int, max_u: int, strict_fit: bool):
-        """One padded batch; without a tokenizer it holds audio only (no label fields)."""
+    def augmented(self, step: int, index: int, samples_S, labels, num_samples: int):
+        """samples_S augmented for global batch `step`, its length kept within the bucket
+        and, with skip_infeasible, long enough for its labels."""
+        need = len(labels) + sum(a == b for a, b in itertools.pairwise(labels))
+
+        def fits(n: int) -> bool:
+            if not audio.MIN_SAMPLES <= n <= num_samples:
+                return False
+            return not (labels and self.skip_infeasible) or self.frames_fn(n) >= need
+
+        rng = np.random.default_rng([self.seed, _AUGMENT_STREAM, step, index])
+        return self.augment(samples_S, rng, fits)
+
+    def batch(
+        self,
+        indices: Sequence[int],
+        num_samples: int,
+        max_u: int,
+        strict_fit: bool,
+        step: int | None = None,
+    ):
+        """One padded batch; without a tokenizer it holds audio only (no label fields).
+        step: the global batch number, for augmentation (training only)."""
         rows, with_labels = len(indices), self.tokenizer is not None
         audio_BxS = np.zeros((rows, num_samples), np.float32)
         audio_paddings_BxS = np.ones((rows, num_samples), np.float32)
@@ -126,6 +161,8 @@ class _Assembler:
             ex = self.source[int(i)]
             samples_S = audio.to_float(np.asarray(ex["audio"]))
             labels = self.labels(int(i), ex) if with_labels else []
+            if self.augment is not None and step is not None:
+                samples_S = self.augmented(step, int(i), samples_S, labels, num_samples)
             if with_labels and strict_fit and not self.fits(int(i), len(samples_S), labels, max_u):
                 continue
             if len(labels) > max_u:  # eval keeps every row; only labels beyond U are lost
@@ -168,6 +205,7 @@ def make_batches(
     num_threads: int = 2,
     prefetch: int = 4,
     stats: Stats | None = None,
+    augment: Augmenter | None = None,
 ) -> grain.IterDataset:
     """Training batches (module docstring): shuffled by seed, bucketed, this shard's rows.
 
@@ -175,6 +213,8 @@ def make_batches(
       holds it, longer examples are skipped (logged). max_label_ratio: labels per frame that
       set each bucket's U. num_epochs=None repeats forever. frames_fn: the model's frame
       count for a number of samples. stats: counts the examples left out as batches are read.
+      augment: applied to every row, seeded by (seed, batch, example) (module docstring);
+      None, or every probability 0, leaves the audio as stored.
       Returns a grain IterDataset: iter() gives a checkpointable iterator (get_state/set_state);
       bucketing.batches_per_epoch(lengths, ...) gives the length of an epoch.
     """
@@ -193,12 +233,19 @@ def make_batches(
         )
     max_u = bucketing.label_lengths(boundaries, max_label_ratio, frames_fn)
     stats = Stats() if stats is None else stats
-    assembler = _Assembler(source, tokenizer, label_key, frames_fn, skip_infeasible, stats)
+    augment = augment if augment is not None and augment.active else None
+    if augment is not None:
+        augment.warm()  # the room bank takes seconds: now, not as a stall between steps
+    assembler = _Assembler(
+        source, tokenizer, label_key, frames_fn, skip_infeasible, stats, augment, seed
+    )
     rows = slice(shard_index * batch_size, (shard_index + 1) * batch_size)
 
     def make(j: int) -> dict:
         bucket, indices = plan(j)
-        return assembler.batch(indices[rows], boundaries[bucket], max_u[bucket], strict_fit=True)
+        return assembler.batch(
+            indices[rows], boundaries[bucket], max_u[bucket], strict_fit=True, step=j
+        )
 
     total = sys.maxsize if num_epochs is None else plan.batches_per_epoch * num_epochs
     return (

@@ -115,14 +115,20 @@ class Assembly:
         return seconds
 
     def pipeline_args(self, boundaries=None) -> dict:
-        """What every batch of this run shares: rows per process, buckets, shard, frames."""
-        return {
+        """What every batch of this run shares: rows per process, buckets, shard, frames,
+        and the augmenter when c.augment turns one on (objectives use it for training only;
+        left out otherwise, so an objective that passes these on unread keeps working)."""
+        args = {
             "batch_size": self.c.batch_size // jax.process_count(),
             "bucket_boundaries": boundaries or self.boundaries,
             "shard_index": jax.process_index(),
             "shard_count": jax.process_count(),
             "frames_fn": self.frames,
         }
+        augmenter = data.Augmenter(self.c.get("augment"), seed=self.c.seed)
+        if augmenter.active:
+            args["augment"] = augmenter
+        return args
 
     def train_batches(self, source, lengths, stats):
         return self.objective.batches(

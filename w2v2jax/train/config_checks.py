@@ -7,6 +7,7 @@ sentence, not a ZeroDivisionError at step 1 after minutes of compiling.
 import dataclasses
 import math
 
+from w2v2jax.data import augment
 from w2v2jax.errors import ConfigError
 from w2v2jax.models.config import Wav2Vec2Config
 
@@ -42,6 +43,8 @@ def validate(c) -> None:
                 "num_buckets > 0 to fit them to the data)"
             )
     _model(c.model)
+    if "augment" in c:
+        _augment(c.augment)
 
 
 def _number(c, name: str, kind, ok, what: str) -> None:
@@ -65,3 +68,9 @@ def _model(model) -> None:
         )
     for name in MODEL_FRACTIONS:
         _number(model, f"{name}", float, lambda v: 0 <= v <= 1, "a number from 0 to 1")
+
+
+def _augment(cfg) -> None:
+    """Probabilities in [0, 1], ranges (low, high) in order, noise_dir a folder with audio;
+    the check lives beside the augmentations (data/augment.py) so a library caller gets it."""
+    augment.check_config(dict(cfg))

@@ -113,7 +113,7 @@ class CTC(Objective):
     def loss_sums(self, model, params, batch, key, step):
         return loss_sums(model, params, batch, key, zero_infinity=self.c.zero_infinity)
 
-    def batches(self, source, *, train: bool, stats, **pipeline_args):
+    def batches(self, source, *, train: bool, stats, augment=None, **pipeline_args):
         common = {"label_key": self.c.label, "stats": stats, **pipeline_args}
         if train:
             return data.make_batches(
@@ -121,6 +121,7 @@ class CTC(Objective):
                 self.tok,
                 max_label_ratio=TRAIN_LABEL_RATIO,
                 skip_infeasible=self.c.skip_infeasible,
+                augment=augment,
                 **common,
             )
         return data.make_eval_batches(source, self.tok, max_label_ratio=EVAL_LABEL_RATIO, **common)

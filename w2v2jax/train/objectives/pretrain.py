@@ -143,9 +143,10 @@ class Pretraining(Objective):
             "ppl": f"{m['prob_perplexity']:.0f}",
         }
 
-    def batches(self, source, *, train, stats, **pipeline_args):
-        make = data.make_batches if train else data.make_eval_batches
-        return make(source, None, stats=stats, **pipeline_args)  # audio only: no text read
+    def batches(self, source, *, train, stats, augment=None, **pipeline_args):
+        if train:  # audio only: no text read
+            return data.make_batches(source, None, stats=stats, augment=augment, **pipeline_args)
+        return data.make_eval_batches(source, None, stats=stats, **pipeline_args)
 
     def batch_spec(self, rows, samples, frames_fn, sharding, *, train):
         return audio_spec(rows, samples, sharding)
