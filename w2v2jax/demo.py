@@ -2,6 +2,7 @@
 budget on the CPU, evaluate, transcribe held-out files and plot the curves.
 
     python -m w2v2jax.demo --workdir=runs/demo [--budget_s=600]
+    python -m w2v2jax.demo --task=phonemes     # IPA labels on the words corpus: demo_phonemes.py
 
 Everything lands in the workdir (checkpoint, vocab.json, metrics.jsonl, summary.json,
 training_curves.png, samples/), so `w2v2jax transcribe --workdir=runs/demo FILE` and
@@ -25,6 +26,12 @@ flags.DEFINE_string("data_dir", "runs/corpus-digits", "Corpus folder (built if m
 flags.DEFINE_integer("num_train", 3000, "Training utterances to synthesize.")
 flags.DEFINE_float("budget_s", 600.0, "Training wall-clock budget in seconds.")
 flags.DEFINE_integer("total_steps", 1200, "Step count the schedule is laid out for.")
+flags.DEFINE_enum(
+    "task",
+    "digits",
+    ["digits", "phonemes"],
+    "digits: characters, digits corpus; phonemes: IPA, words corpus (runs/demo-phonemes).",
+)
 FLAGS = flags.FLAGS
 
 
@@ -89,6 +96,10 @@ def main(_):
     from w2v2jax.train import loop
     from w2v2jax.train.plot import plot_curves
 
+    if FLAGS.task == "phonemes":
+        from w2v2jax import demo_phonemes
+
+        return demo_phonemes.main(FLAGS, demo_config)
     # A rerun reads the bucket steps from disk instead of compiling them again (~60 s).
     compile_cache.enable()
     t0 = time.time()

@@ -16,7 +16,8 @@ import numpy as np
 
 from w2v2jax.data import audio as audiolib
 from w2v2jax.data import tokenizer as toklib
-from w2v2jax.errors import InputError, WorkdirError
+from w2v2jax.data.tokenizer import UNK_ID
+from w2v2jax.errors import InputError, UsageError, WorkdirError
 from w2v2jax.frames import SAMPLE_RATE, frame_count, frame_seconds, hop_length
 from w2v2jax.models.wav2vec2 import Wav2Vec2ForCTC, init_params
 from w2v2jax.train import checkpoint
@@ -28,6 +29,7 @@ PAD_MULTIPLE = SAMPLE_RATE  # pad to whole seconds: few shapes, few compilations
 # ~120 GB. Past a few hundred beams the best path stops changing in practice
 # (pyctcdecode's default is 100), so a wider beam only costs memory.
 MAX_BEAM = 1024
+INVENTORY_SHOWN = 12  # phonemes a message lists of the model's inventory
 
 
 def check_beam(beam: int, name: str = "beam") -> None:
@@ -118,15 +120,27 @@ class Transcriber:
             ids = np.asarray(greedy_decode(jnp.asarray(lp_TxV[None]), jnp.asarray(pads)))[0]
         return self.tok.decode([int(i) for i in ids if i >= 0])
 
-    def align(self, lp_TxV: np.ndarray, text: str):
+    @property
+    def phonemes(self) -> bool:
+        """Whether the model spells IPA phonemes (its tokenizer's kind)."""
+        return self.tok.kind == "phoneme"
+
+    def align(self, lp_TxV: np.ndarray, text: str, ipa: bool = False, blanks: str = "exclude"):
         """(token rows, word rows) for `text` over the frames of lp_TxV, times in seconds:
         tokens as (symbol, start, end), words as (word, start, end).
 
+        A phoneme model aligns phones: `text` is phonemised by espeak-ng (the voice the
+        corpus labels come from), or read as IPA with ipa=True; its token rows are the
+        phones, the word delimiter left out, and its words are IPA. A token spans its
+        emitting frames, blank frames counted in no token's duration unless `blanks` names
+        another rule of ctc.spans ("previous", "split"); words run from their first token's
+        start to their last token's end.
+
         The Viterbi runs in segments (ctc.align_long): memory grows as U sqrt(T), not T U,
         so an hour of audio aligns in under a gigabyte (tests/ctc_align_long_test.py)."""
-        from w2v2jax.ctc import align_long, word_spans
+        from w2v2jax.ctc import align_long, token_spans, word_groups
 
-        ids = self.encode(text)
+        ids = self.encode(text, ipa=ipa)
         frames = lp_TxV.shape[0]
         if len(ids) > frames:
             raise InputError(
@@ -137,31 +151,80 @@ class Transcriber:
         if not np.isfinite(float(res.scores_B[0])):
             raise InputError(
                 "no alignment fits: the transcript needs more frames than the audio has "
-                "(a repeated letter needs a blank frame between its two)"
+                "(a repeated symbol needs a blank frame between its two)"
             )
-        starts, ends = res.starts_BxU[0], res.ends_BxU[0]
-        tokens = [
-            (self.tok.decode([i]) or "|", s * self.frame_seconds, e * self.frame_seconds)
-            for i, s, e in zip(ids, starts, ends, strict=True)
-        ]
+        (spans,) = token_spans(res, np.asarray([ids], np.int32), blanks=blanks)
         delim = self.tok.vocab.get("|")
-        labels = np.asarray([ids], np.int32)
+        shown = [s for s in spans if not (self.phonemes and s.id == delim)]
+        tokens = [(self._symbol(s.id), *s.seconds(self.frame_seconds)) for s in shown]
         words = [
-            (self.tok.decode(list(w.ids)), w.start, w.end)
-            for w in word_spans(res, labels, delim, self.frame_seconds)[0]
+            (
+                self.tok.decode([s.id for s in w]),
+                w[0].seconds(self.frame_seconds)[0],
+                w[-1].seconds(self.frame_seconds)[1],
+            )
+            for w in word_groups(spans, delim)
         ]
         return tokens, words
 
-    def encode(self, text: str) -> list[int]:
+    def _symbol(self, i: int) -> str:
+        return self.tok.decode([i]) or "|"
+
+    def encode(self, text: str, ipa: bool = False) -> list[int]:
         """The transcript's ids; symbols outside the model's vocabulary are an InputError
-        that lists them (the tokenizer's own message names an option this CLI lacks)."""
+        that lists them (the tokenizer's own message names an option this CLI lacks).
+        A phoneme model's text is phonemised by espeak-ng unless ipa=True."""
+        if ipa and not self.phonemes:
+            raise UsageError(
+                f"--ipa needs a phoneme model, and {self.workdir} spells characters: give "
+                "the transcript as written, without --ipa"
+            )
+        if not self.phonemes:
+            return self._encode(text, text, ipa)
+        return self._encode(text if ipa else _phonemize(text), text, ipa)
+
+    def _encode(self, spelled: str, text: str, ipa: bool) -> list[int]:
+        """Ids of `spelled`: `text` itself, or espeak-ng's IPA for it (named in errors)."""
         try:
-            return self.tok.encode(text)
+            ids = self.tok.encode(spelled)
         except toklib.OutOfVocabularyError:
-            words = self.tok.words(text)
-            missing = sorted({u for w in words for u in w if u not in self.tok.vocab})
+            units = {u for w in self.tok.words(spelled) for u in w}
+            missing = sorted(u for u in units if self.tok.encode(u, strict=False) == [UNK_ID])
+            if self.phonemes:
+                raise InputError(self._outside(missing, spelled, text, ipa)) from None
             raise InputError(
                 f"the transcript has symbols this model cannot emit: {missing}; "
                 f"rewrite it with the symbols of {self.workdir}/vocab.json (spell numbers "
                 "out, drop other characters)"
             ) from None
+        if not ids and self.phonemes:
+            raise InputError(
+                f"the IPA {text!r} holds no phonemes (stress and length marks alone are none)"
+                if ipa
+                else f"espeak-ng finds no phonemes in {text!r}: give words it can read, or "
+                "the IPA itself (--ipa; ipa=True in Transcriber.align)"
+            )
+        return ids
+
+    def _outside(self, missing: list[str], spelled: str, text: str, ipa: bool) -> str:
+        own = sorted(self.tok.symbols[len(toklib.SPECIALS) :])
+        shown = " ".join(own[:INVENTORY_SHOWN])
+        more = f" and {len(own) - INVENTORY_SHOWN} more" if len(own) > INVENTORY_SHOWN else ""
+        where = f"the IPA {text!r}" if ipa else f"espeak-ng's IPA for {text!r}, {spelled!r},"
+        fix = (
+            "write it with those"
+            if ipa
+            else "rephrase the text, or give its IPA within that inventory with --ipa"
+        )
+        return (
+            f"{where} has phonemes this model cannot emit: {missing}; its {len(own)} "
+            f"phonemes ({self.workdir}/vocab.json) are {shown}{more}: {fix}"
+        )
+
+
+def _phonemize(text: str) -> str:
+    """espeak-ng's IPA for `text`, in the voice the corpus labels come from."""
+    from w2v2jax.data import synth
+
+    synth.check_installed(("espeak-ng",))
+    return synth.phonemize(text) if text.strip() else ""

@@ -6,7 +6,8 @@ Modules: loss (forward algorithm, custom VJP), greedy (best path, the -1 padded 
 layout), beam_search (`prefix_beam_search`, the jitted search and its `BeamState`),
 lm_search (the host search with a word LM and hotwords), lm (ARPA n-gram LM and
 pyctcdecode's scoring), align (Viterbi forced alignment, batched), align_long (one long
-utterance in memory O(U sqrt(T))), checks (input checks).
+utterance in memory O(U sqrt(T))), spans (the frames each label owns: how blanks count),
+checks (input checks).
 """
 
 from w2v2jax.ctc.align import Alignment, WordSpan, forced_align, word_spans
@@ -17,11 +18,14 @@ from w2v2jax.ctc.greedy import greedy_decode, left_align, to_lists
 from w2v2jax.ctc.lm import ArpaLM, WordScorer
 from w2v2jax.ctc.lm_search import lm_prefix_beam_search
 from w2v2jax.ctc.loss import ctc_loss, ctc_loss_reduced, repeats
+from w2v2jax.ctc.spans import BLANK_RULES, TokenSpan, token_spans, word_groups
 
 __all__ = [
+    "BLANK_RULES",
     "Alignment",
     "ArpaLM",
     "BeamState",
+    "TokenSpan",
     "WordScorer",
     "WordSpan",
     "align_long",
@@ -37,5 +41,7 @@ __all__ = [
     "prefix_beam_search",
     "repeats",
     "to_lists",
+    "token_spans",
+    "word_groups",
     "word_spans",
 ]
