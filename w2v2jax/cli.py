@@ -7,7 +7,7 @@ w2v2jax train --config=w2v2jax/configs/ctc.py:tiny --workdir=DIR --config.data_d
 w2v2jax pretrain --config=w2v2jax/configs/pretrain.py:tiny --workdir=DIR --config.data_dir=DIR
 w2v2jax compile --config=w2v2jax/configs/ctc.py:base --config.mesh.fsdp=4 --seconds=16
 w2v2jax transcribe --workdir=DIR [--beam=N] [--timestamps] FILE...
-w2v2jax align --workdir=DIR FILE "TEXT"
+w2v2jax align --workdir=DIR [--ipa] FILE "TEXT"
 w2v2jax convert --from_hf=DIR | --from_fairseq=FILE --out=DIR
 """
 
@@ -46,7 +46,10 @@ flags.DEFINE_bool("skip_bad_files", False, "With --from_*: leave out unreadable 
 flags.DEFINE_string("from_hf", None, "convert: a transformers save_pretrained folder.")
 flags.DEFINE_string("from_fairseq", None, "convert: a fairseq checkpoint file.")
 flags.DEFINE_integer("beam", 0, "transcribe: beam width (0 = greedy).")
-flags.DEFINE_bool("timestamps", False, "transcribe: print word start/end times.")
+flags.DEFINE_bool(
+    "timestamps", False, "transcribe: print word start/end times (a phoneme model's: phones')."
+)
+flags.DEFINE_bool("ipa", False, "align, phoneme model: TEXT is IPA (else espeak-ng phonemises it).")
 flags.DEFINE_bool(
     "strict", False, "transcribe: stop at the first file that fails (default: name it, go on)."
 )
@@ -135,7 +138,9 @@ def cmd_train(args, objective="ctc"):
     if FLAGS.dry_run:
         return cmd_compile(args)
     summary = loop.run(c, _need("workdir"))
-    shown = ("cer", "wer") if objective == "ctc" else ("loss", "accuracy", "perplexity")
+    shown = (
+        ("cer", "wer", "per", "fer") if objective == "ctc" else ("loss", "accuracy", "perplexity")
+    )
     for k in sorted(k for k, v in summary.items() if isinstance(v, float)):
         if k.endswith(shown):
             print(f"{k}\t{summary[k]:.4f}")
@@ -187,8 +192,10 @@ def _transcript_line(t, path):
     text, lp = t.transcribe(path, beam=FLAGS.beam)
     line = f"{path}\t{text}"
     if FLAGS.timestamps and text.strip():
-        _, words = t.align(lp, text)
-        line += "\t" + " ".join(f"{w}[{s:.2f}-{e:.2f}]" for w, s, e in words)
+        # A phoneme model's text is its own IPA; its token rows are the phones.
+        tokens, words = t.align(lp, text, ipa=t.phonemes)
+        shown = tokens if t.phonemes else words
+        line += "\t" + " ".join(f"{w}[{s:.2f}-{e:.2f}]" for w, s, e in shown)
     return line
 
 
@@ -218,12 +225,13 @@ def cmd_align(args):
     from w2v2jax.data import audio
 
     if len(args) != 2:
-        raise UsageError('usage: w2v2jax align --workdir=DIR FILE "TEXT"')
+        raise UsageError('usage: w2v2jax align --workdir=DIR [--ipa] FILE "TEXT"')
     t = _transcriber("align")
+    t.encode(args[1], ipa=FLAGS.ipa)  # a transcript that cannot be aligned fails before the model
     lp = t.log_probs(audio.load_audio(args[0]))
-    tokens, words = t.align(lp, args[1])
+    tokens, words = t.align(lp, args[1], ipa=FLAGS.ipa)
     with _quiet_when_reader_leaves():
-        print("token\tstart_s\tend_s")
+        print(f"{'phone' if t.phonemes else 'token'}\tstart_s\tend_s")
         for sym, s, e in tokens:
             print(f"{sym}\t{s:.2f}\t{e:.2f}")
         print("word\tstart_s\tend_s")

@@ -54,8 +54,13 @@ COMMANDS = {
         "w2v2jax transcribe --workdir=runs/demo --beam=8 --timestamps a.wav b.flac",
     ),
     "align": (
-        "Force-align a transcript to an audio file: each token's and word's start and end.",
-        ("workdir",),
+        (
+            "Force-align a transcript to an audio file: each token's and word's start and "
+            "end. With a phoneme model, each phone's: the text is phonemised by espeak-ng, or "
+            "given as IPA with --ipa; a phone spans the frames that emit it, blank frames "
+            "counted in no phone."
+        ),
+        ("workdir", "ipa"),
         'w2v2jax align --workdir=runs/demo a.wav "three one four"',
     ),
     "convert": (
