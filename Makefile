@@ -11,7 +11,7 @@ RUFF_FLAGS := --line-length 100
 CONSTRAINTS := .ci/constraints.txt
 PIP_INSTALL = $(1)/pip install -q -c $(CONSTRAINTS)
 
-.PHONY: setup setup-runtime apt demo test test-fast lint upgrade figures clean
+.PHONY: setup setup-runtime apt demo demo-phonemes test test-fast lint upgrade figures clean
 
 # The demo needs only the runtime packages; the tests add torch, transformers and ruff.
 # setuptools stays in the venv: tests/packaging_test.py builds the wheel offline with it.
@@ -75,6 +75,10 @@ upgrade: apt
 
 demo: setup-runtime
 	$(BIN)/python -m w2v2jax.demo --workdir=runs/demo
+
+# The same budget with IPA labels on the words corpus (w2v2jax/demo_phonemes.py).
+demo-phonemes: setup-runtime
+	$(BIN)/python -m w2v2jax.demo --task=phonemes --workdir=runs/demo-phonemes
 
 figures: setup-runtime
 	$(BIN)/python -m experiments.figures --workdir=runs/demo --out=runs/demo/figures

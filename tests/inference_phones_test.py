@@ -92,8 +92,7 @@ def test_cli_align_prints_one_line_per_phone(phone_model):
     phones = [line.split("\t") for line in lines[1:w]]
     assert [p[0] for p in phones] == ipa.phonemes(synth.phonemize(text), t.tok.inventory)
     assert len(lines) - w - 1 == len(text.split())
-    with_ipa = cli("align", f"--workdir={t.workdir}", "--ipa", path, synth.phonemize(text))
-    assert with_ipa.stdout == out.stdout
+    # --ipa reaches Transcriber.align (whose text and IPA agree: the first test).
     bad = cli("align", f"--workdir={t.workdir}", "--ipa", path, "wʌn ʁ")
     assert bad.returncode == 1 and "Traceback" not in bad.stderr and "'ʁ'" in bad.stderr
     assert bad.stdout == ""  # nothing printed before the error
@@ -141,7 +140,7 @@ def test_boundary_errors_of_a_perfect_aligner_are_within_half_a_frame(phone_mode
 
 
 def test_phone_alignment_experiment_writes_its_files(phone_model, tmp_path):
-    from experiments.phone_alignment.__main__ import run
+    from experiments.phone_alignment.run import run
 
     t, _, _ = phone_model
     result = run(t.workdir, str(tmp_path), count=2, vocabulary="digits")

@@ -1,8 +1,9 @@
 """`python -m w2v2jax.demo --task=phonemes`: the demo with IPA labels.
 
     python -m w2v2jax.demo --task=phonemes [--workdir=runs/demo-phonemes] [--budget_s=600]
+    make demo-phonemes                        # the same, after setting up from nothing
 
-Builds (or reuses) the `words` corpus (short sentences of 300 common words: a phoneme model
+Builds (or reuses) the `words` corpus (short sentences of 354 common words: a phoneme model
 must hear each phone in many words), trains the tiny model on its espeak-ng IPA labels
 (`label=phonemes`) with the config and wall-clock budget of `make demo`, and prints PER and
 FER (the feature-weighted phone error, panphon) on held-out texts and on unseen voices, a
@@ -10,7 +11,11 @@ few IPA transcriptions beside their references, and writes phone_posteriors.png:
 voice's utterance, its phone posteriors and its aligned phone boundaries. Everything lands in
 the workdir, so `w2v2jax align --workdir=runs/demo-phonemes FILE "TEXT"` and
 `python -m experiments.phone_alignment --workdir=runs/demo-phonemes --out=DIR` reuse it.
-Its runtime is `make demo`'s: the budget, plus the corpus (built once) and the evaluation.
+Runtime: `make demo`'s training budget (600 s), plus building the corpus once (3600
+utterances at the ~20 per second measured on the 2-core machine: ~3 minutes) and compiling and
+evaluating (1-5 minutes by the machine's load): about 15 minutes the first time. Estimated
+from its parts (a 200-utterance, 2-step run took 6 minutes, mostly compiling); the whole demo
+has not been timed yet.
 """
 
 import os
