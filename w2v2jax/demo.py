@@ -6,8 +6,10 @@ budget on the CPU, evaluate, transcribe held-out files and plot the curves.
 
 Everything lands in the workdir (checkpoint, vocab.json, metrics.jsonl, summary.json,
 training_curves.png, samples/), so `w2v2jax transcribe --workdir=runs/demo FILE` and
-`make figures` reuse it. Rerunning reuses the corpus and resumes from the run's last
-checkpoint (a run cut by the budget trains on for another budget).
+`make figures` reuse it. The budget fixes the step count after the first steps
+(train/budget.py), so the schedule ends with the budget however busy the machine is.
+Rerunning reuses the corpus and resumes from the run's last checkpoint: a run that reached
+its planned steps is done (it is evaluated again), one cut short trains on to them.
 """
 
 import copy
@@ -25,7 +27,9 @@ flags.DEFINE_string("workdir", "runs/demo", "Run folder.")
 flags.DEFINE_string("data_dir", "runs/corpus-digits", "Corpus folder (built if missing).")
 flags.DEFINE_integer("num_train", 3000, "Training utterances to synthesize.")
 flags.DEFINE_float("budget_s", 600.0, "Training wall-clock budget in seconds.")
-flags.DEFINE_integer("total_steps", 1200, "Step count the schedule is laid out for.")
+flags.DEFINE_integer(
+    "total_steps", 1200, "Most steps; the schedule is laid over those that fit in the budget."
+)
 flags.DEFINE_enum(
     "task",
     "digits",
@@ -127,7 +131,8 @@ def main(_):
             "== w2v2jax demo ==",
             f"corpus: {FLAGS.data_dir} (built/reused in {t_corpus:.0f} s)",
             (
-                f"trained {summary['step']} steps in {summary['train_seconds']:.0f} s "
+                f"trained {summary['step']} steps (planned: {summary.get('planned_steps', '-')}) "
+                f"in {summary['train_seconds']:.0f} s "
                 f"({speed:.0f} s of audio per second, median), after compiling the steps "
                 f"for every bucket in {summary.get('compile_seconds', 0):.0f} s"
             ),

@@ -145,6 +145,24 @@ def restore(mngr, step, abstract_params, abstract_opt=None, data_iter=None):
     return mngr.restore(step, args=ocp.args.Composite(**items))
 
 
+def saved_keys(mngr, step: int, item: str) -> set[str]:
+    """Every key name in the tree of a saved item (read from its metadata, no array), to
+    tell which layout a checkpoint holds before restoring onto one."""
+    path = mngr.directory / str(step) / item  # an epath.Path
+    keys: set[str] = set()
+
+    def walk(tree):
+        if isinstance(tree, dict):
+            keys.update(tree)
+            tree = list(tree.values())
+        if isinstance(tree, list | tuple):
+            for sub in tree:
+                walk(sub)
+
+    walk(ocp.StandardCheckpointHandler().metadata(path).tree)
+    return keys
+
+
 def _placed(abstract):
     """Leaves without a sharding go to the first local device (inference, conversion)."""
     device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])

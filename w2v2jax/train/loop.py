@@ -18,7 +18,7 @@ from tqdm import tqdm
 from w2v2jax import data
 from w2v2jax.errors import TrainingError
 from w2v2jax.files import write_json
-from w2v2jax.train import checkpoint, flops, objectives, sharding
+from w2v2jax.train import budget, checkpoint, flops, objectives, sharding
 from w2v2jax.train.assembly import assemble, open_split
 from w2v2jax.train.metrics import MetricsWriter, tell
 from w2v2jax.train.state import adopt_params, param_count, state_shardings
@@ -26,10 +26,12 @@ from w2v2jax.train.workdir_lock import WorkdirLock
 
 
 class Trainer:
-    """Holds what one run needs; `run()` trains to total_steps (or the time budget)."""
+    """Holds what one run needs; `run()` trains to total_steps, or with a time budget to
+    the steps that fit in it (budget.py). `clock` (seconds) times the steps and the budget;
+    tests pass a fake one to fix the measured rate."""
 
-    def __init__(self, c, workdir: str, devices=None, objective=None):
-        self.c, self.workdir = c, workdir
+    def __init__(self, c, workdir: str, devices=None, objective=None, clock=time.perf_counter):
+        self.c, self.workdir, self.clock = c, workdir, clock
         self.train_src = data.subset(
             open_split(c, "train"), c.get("train_examples", 0), c.get("train_examples_seed", 0)
         )
@@ -53,6 +55,7 @@ class Trainer:
             raise
         self.damaged_steps: set[int] = set()
         self._unhealthy_since = None
+        self.overhead_s = 0.0  # training time spent saving and evaluating
 
     def initial_state(self):
         a = self.assembly
@@ -60,7 +63,7 @@ class Trainer:
         out, latest, skipped = checkpoint.restore_newest(
             self.mngr,
             self.workdir,
-            lambda s: checkpoint.restore(
+            lambda s: budget.restore(
                 self.mngr, s, a.abstract["params"], opt_abstract, self.data_iter
             ),
         )
@@ -115,18 +118,20 @@ class Trainer:
             logging.info("model: %s parameters", f"{param_count(state['params']):,}")
         compile_s = a.precompile(evaluate=bool(c.eval_splits)) if c.precompile else 0.0
         rng = jax.device_put(jax.random.PRNGKey(c.seed + 1), sharding.replicated(a.mesh))
+        planner = budget.Planner(c, start, budget.read_plan(state["opt_state"]))
+        end = planner.plan.planned_steps if planner.plan else c.total_steps
         pending, t_train = None, 0.0
-        self._t_last = time.perf_counter()
+        self._t_last = self.clock()
         bar = tqdm(
-            total=c.total_steps,
+            total=end,
             initial=start,
             disable=jax.process_index() != 0,
             dynamic_ncols=True,
             mininterval=2.0,
         )
-        step = start
-        while step < c.total_steps:
-            t0 = time.perf_counter()
+        step, saved, evaluated = start, start, None
+        while step < end:
+            t0 = self.clock()
             batch = next(self.data_iter)
             gb = sharding.global_batch(batch, a.mesh)
             with a.context():
@@ -135,20 +140,30 @@ class Trainer:
                 self._log(writer, bar, *pending)
             step += 1
             pending = (step, metrics, batch["audio"].shape)
-            if step % c.checkpoint_every == 0 or step == c.total_steps:
+            # Fixed before this step's save, so the checkpoint of the step carries the plan.
+            t_now = t_train + self.clock() - t0 if planner.measuring else t_train
+            if planner.observe(step, t_now, self.overhead_s):
+                state, evaluated = self._fix_plan(planner, state, step, t_train - t0, writer)
+                end = bar.total = planner.plan.planned_steps
+            if step % c.checkpoint_every == 0 or step == end:
+                # Logging waits for the step; only the save after it is the save's time.
                 self._log(writer, bar, *pending)  # never save a state whose loss was not finite
-                pending = None
+                pending, saved, t_save = None, step, self.clock()
                 self._save(step, state)
-            if c.eval_every and step % c.eval_every == 0 and step < c.total_steps:
+                planner.save_seconds.append(self._overhead(t_save))
+            if c.eval_every and step % c.eval_every == 0 and step < end and evaluated != step:
+                jax.block_until_ready(state["params"])  # the step in flight is no evaluation time
+                t_eval = self.clock()
                 writer.write(step, self.evaluate(state["params"], splits=["validation"]))
-            t_train += time.perf_counter() - t0
-            if c.time_budget_s and t_train > c.time_budget_s:
-                tell(f"time budget of {c.time_budget_s:.0f} s reached at step {step}")
+                self._overhead(t_eval)
+            t_train += self.clock() - t0
+            if step < end and budget.over_budget(c, step, t_train):
+                self._tell_budget_end(step, planner.plan)
                 break
         if pending is not None:
             self._log(writer, bar, *pending)
         bar.close()
-        if step % c.checkpoint_every and step != c.total_steps:
+        if step != saved:
             self._save(step, state, force=True)
         self.mngr.wait_until_finished()
         final = self.evaluate(state["params"], beam=c.get("eval_beam", 0))
@@ -157,6 +172,7 @@ class Trainer:
             train_seconds=t_train,
             compile_seconds=compile_s,
             skipped=dict(self.stats.counts),
+            **(planner.plan.record() if planner.plan else {}),
         )
         writer.write(step, {k: v for k, v in final.items() if k != "step"})
         writer.close()
@@ -164,6 +180,36 @@ class Trainer:
             write_json(os.path.join(self.workdir, "summary.json"), final)
         self.state = state
         return final
+
+    def _overhead(self, since: float) -> float:
+        seconds = self.clock() - since
+        self.overhead_s += seconds
+        return seconds
+
+    def _fix_plan(self, planner, state, step, clock_offset, writer):
+        """Fixes the budget's plan (budget.py) after timing one validation pass, which the
+        plan must leave room for when the run evaluates; the training time so far is
+        clock_offset + clock(). Returns (state, step evaluated)."""
+        eval_s, evaluated = 0.0, None
+        if self.c.eval_every:
+            jax.block_until_ready(state["params"])  # the step in flight is no evaluation time
+            t_eval = self.clock()
+            writer.write(step, self.evaluate(state["params"], splits=["validation"]))
+            eval_s, evaluated = self._overhead(t_eval), step
+        plan = planner.fix(step, clock_offset + self.clock(), eval_s)
+        writer.write(step, {**plan.record(), "planned_eval_seconds": eval_s})
+        return {**state, "opt_state": budget.with_plan(state["opt_state"], plan)}, evaluated
+
+    def _tell_budget_end(self, step, plan) -> None:
+        budget_s = self.c.time_budget_s
+        if plan is None or step >= plan.planned_steps:
+            tell(f"time budget of {budget_s:.0f} s reached at step {step}")
+            return
+        tell(
+            f"time budget of {budget_s:.0f} s reached at step {step}, before the planned "
+            f"{plan.planned_steps} (steps ran slower than measured): the schedule, fixed, is cut "
+            "short there; rerunning resumes and trains on to the plan's end"
+        )
 
     def _save(self, step, state, force=False):
         if step in self.damaged_steps:
@@ -183,7 +229,7 @@ class Trainer:
                 "raise warmup_steps or check the data, then rerun to resume from it."
             )
         self._check_health(step, m)
-        now = time.perf_counter()
+        now = self.clock()
         dt, self._t_last = now - self._t_last, now
         m["audio_per_second"] = m["audio_seconds"] / max(dt, 1e-9)
         m["step_seconds"] = dt

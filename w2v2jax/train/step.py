@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from w2v2jax.train.optim import applied_rate
+
 
 def micro_batches(batch, accum: int):
     """[B, ...] -> [A, B / A, ...]. Row i goes to micro-batch i % A, so every device keeps
@@ -27,8 +29,9 @@ def micro_batches(batch, accum: int):
 def make_train_step(loss_sums, tx, schedule, *, grad_accum: int = 1, finish=None):
     """state {"params", "opt_state", "step"}, batch, rng -> new state, metrics.
 
-    metrics: "loss" (loss_sum / weight), "grad_norm", "learning_rate" and finish(aux)
-    (default: every aux sum but the weight).
+    metrics: "loss" (loss_sum / weight), "grad_norm", "learning_rate" (the rate this update
+    applied: the schedule laid over a time budget's plan where opt_state holds one) and
+    finish(aux) (default: every aux sum but the weight).
     """
     finish = finish or (lambda aux: {k: v for k, v in aux.items() if k != "weight"})
     grad_fn = jax.value_and_grad(loss_sums, has_aux=True)
@@ -61,7 +64,7 @@ def make_train_step(loss_sums, tx, schedule, *, grad_accum: int = 1, finish=None
         metrics = {
             "loss": loss_sum / denom,
             "grad_norm": optax.tree.norm(grads),
-            "learning_rate": schedule(state["step"]),
+            "learning_rate": applied_rate(schedule, state["opt_state"], state["step"]),
             **finish(aux),
         }
         return new_state, metrics
