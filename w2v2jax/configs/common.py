@@ -82,7 +82,8 @@ def run_config(size: str) -> ml_collections.ConfigDict:
     c.freeze_transformer_steps = 0
     c.init_from = ""  # a `w2v2jax convert` output or another run's workdir
     c.seed = 0
-    c.time_budget_s = 0.0  # stop (and save) after this much training time; 0 = no budget
+    # Seconds of training; the schedule is laid over the steps that fit (train/budget.py).
+    c.time_budget_s = 0.0  # 0 = no budget
 
     c.log_every = 10
     c.eval_every = 500
