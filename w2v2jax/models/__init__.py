@@ -7,10 +7,18 @@
     logits_BxTxV, paddings_BxT = Wav2Vec2ForCTC(cfg).apply({"params": params}, audio, paddings)
     out = Wav2Vec2ForPreTraining(cfg).apply({"params": p}, audio, paddings, rngs=...)
 
+Chunked attention (attention_chunk_frames > 0, models/chunking.py) makes a model stream
+exactly; models/incremental.py runs it one chunk at a time with caches.
+
 Imports nothing outside models/ but the constants module `w2v2jax.frames`.
 """
 
-from w2v2jax.models import activations, axes
+from w2v2jax.models import activations, axes, chunking, incremental
+from w2v2jax.models.chunking import (
+    attention_bias,
+    dependency_samples,
+    lookahead_samples,
+)
 from w2v2jax.models.config import (
     MICRO_SHAPES,
     POSEMBS,
@@ -50,12 +58,17 @@ __all__ = [
     "Wav2Vec2ForPreTraining",
     "Wav2Vec2Model",
     "activations",
+    "attention_bias",
     "axes",
+    "chunking",
     "contrastive_logits",
+    "dependency_samples",
     "feature_mask",
     "get_config",
     "get_posemb",
+    "incremental",
     "init_params",
+    "lookahead_samples",
     "pretraining_mask",
     "rope",
     "same_count_mask",

@@ -49,6 +49,11 @@ class Wav2Vec2Config:
     # What "learned" does past its table: "error" or "clip" (reuse the last row).
     learned_overflow: str = "error"
     rope_theta: float = 10000.0
+    # Chunked (block-causal) attention, so a model can stream exactly (models/chunking.py):
+    # frames attend in blocks of this many frames (0 = full attention) to their own chunk
+    # and to `attention_left_chunks` earlier ones (-1 = every earlier chunk).
+    attention_chunk_frames: int = 0
+    attention_left_chunks: int = -1
     # Pretraining (Wav2Vec2ForPreTraining): the quantizer, the contrastive task, their losses.
     num_codevector_groups: int = 2  # G
     num_codevectors_per_group: int = 320  # V
@@ -87,7 +92,36 @@ class Wav2Vec2Config:
                 f"num_conv_pos_embedding_groups={self.num_conv_pos_embedding_groups}"
             )
 
+        self._check_chunking()
         self._check_pretraining()
+
+    def _check_chunking(self):
+        def whole(v, low):
+            return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+        c, left = self.attention_chunk_frames, self.attention_left_chunks
+        if not whole(c, 0):
+            raise ConfigError(
+                f"attention_chunk_frames={c!r}: give a whole number of frames >= 0 (0 = full "
+                "attention, 16 = attention in chunks of 16 frames = 320 ms)"
+            )
+        if not whole(left, -1):
+            raise ConfigError(
+                f"attention_left_chunks={left!r}: give -1 (every earlier chunk) or a whole "
+                "number of earlier chunks >= 0"
+            )
+        if left != -1 and c == 0:
+            raise ConfigError(
+                f"attention_left_chunks={left} limits chunked attention, which is off: set "
+                "attention_chunk_frames > 0 as well, or leave attention_left_chunks at -1"
+            )
+        if c > 0 and self.feat_extract_norm == "group":
+            raise ConfigError(
+                "feat_extract_norm='group' normalises each CNN channel over the whole input, so "
+                "no frame is known before the audio ends and chunked attention cannot stream "
+                "exactly: use feat_extract_norm='layer' (the large model's CNN) or set "
+                "attention_chunk_frames=0"
+            )
 
     def _check_pretraining(self):
         g, v = self.num_codevector_groups, self.num_codevectors_per_group
@@ -128,6 +162,11 @@ class Wav2Vec2Config:
     def has_masked_spec_embed(self) -> bool:
         # transformers creates the mask embedding only when masking is configured.
         return self.mask_time_prob > 0.0 or self.mask_feature_prob > 0.0
+
+    @property
+    def chunked(self) -> bool:
+        """Whether attention is block-causal (attention_chunk_frames > 0)."""
+        return self.attention_chunk_frames > 0
 
     def replace(self, **changes: Any) -> "Wav2Vec2Config":
         return dataclasses.replace(self, **changes)

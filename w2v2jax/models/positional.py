@@ -28,7 +28,11 @@ class ConvPositionalEmbedding(nn.Module):
     cfg: Wav2Vec2Config
 
     @nn.compact
-    def __call__(self, x_BxTxD):
+    def __call__(self, x_BxTxD, left_BxPxD=None):
+        """Under chunked attention the conv is chunk-limited (models/chunking.py).
+
+        left_BxPxD: a stream's K // 2 frames before x, which is then exactly one chunk.
+        """
         cfg = self.cfg
         k, g, d = cfg.num_conv_pos_embeddings, cfg.num_conv_pos_embedding_groups, cfg.hidden_size
         std = 2.0 * np.sqrt(1.0 / (k * d))
@@ -48,10 +52,38 @@ class ConvPositionalEmbedding(nn.Module):
         )
         norm_K = jnp.sqrt(jnp.sum(jnp.square(v), axis=(1, 2)))
         kernel = (v * (weight_g / norm_K)[:, None, None]).astype(cfg.dtype)
-        y_BxTxD = grouped_conv(x_BxTxD.astype(cfg.dtype), kernel, g, k // 2)
-        if k % 2 == 0:
-            y_BxTxD = y_BxTxD[:, :-1]
+        x_BxTxD = x_BxTxD.astype(cfg.dtype)
+        if left_BxPxD is not None:
+            window = jnp.concatenate([left_BxPxD.astype(cfg.dtype), x_BxTxD], axis=1)
+            y_BxTxD = window_conv(window, kernel, g)
+        else:
+            y_BxTxD = conv_posemb(x_BxTxD, kernel, g, cfg.attention_chunk_frames)
         return activations.get(cfg.feat_extract_activation)(y_BxTxD + bias.astype(cfg.dtype))
+
+
+def conv_posemb(x_BxTxD, kernel_KxIxD, groups: int, chunk: int):
+    """The conv embedding's conv: "same" over the whole input (chunk == 0), else
+    chunk-limited: frame t reads K // 2 frames back and, ahead, only up to its chunk's end.
+
+    Chunk j's window is frames [j c - K // 2, (j + 1) c) with zeros past it, so the input
+    is read (c + K // 2) / c times over: the price of per-chunk right edges in one conv."""
+    k = kernel_KxIxD.shape[0]
+    if chunk == 0:
+        y_BxTxD = grouped_conv(x_BxTxD, kernel_KxIxD, groups, k // 2)
+        return y_BxTxD[:, :-1] if k % 2 == 0 else y_BxTxD
+    b, t, d = x_BxTxD.shape
+    n, back = -(-t // chunk), k // 2
+    xp = jnp.pad(x_BxTxD, ((0, 0), (back, n * chunk - t), (0, 0)))
+    idx_NxW = jnp.arange(n)[:, None] * chunk + jnp.arange(chunk + back)[None, :]
+    windows = xp[:, idx_NxW].reshape(b * n, chunk + back, d)
+    return window_conv(windows, kernel_KxIxD, groups).reshape(b, n * chunk, d)[:, :t]
+
+
+def window_conv(window_BxWxD, kernel_KxIxD, groups: int):
+    """[B, K // 2 + c, D] (K // 2 frames of left context, then one chunk) -> [B, c, D]."""
+    k = kernel_KxIxD.shape[0]
+    padded = jnp.pad(window_BxWxD, ((0, 0), (0, k - 1 - k // 2), (0, 0)))
+    return grouped_conv(padded, kernel_KxIxD, groups, 0)
 
 
 def _conv(x_BxTxC, kernel_KxIxC, groups: int, pad: int):
@@ -112,9 +144,12 @@ def _fft_len(n: int) -> int:
 grouped_conv.defvjp(_grouped_conv_fwd, _grouped_conv_bwd)
 
 
-def sinusoid_table(num_positions: int, dim: int, theta: float = 10000.0) -> np.ndarray:
-    """Vaswani et al.: PE[p, 2i] = sin(p / theta^(2i/D)), PE[p, 2i+1] = cos(same)."""
-    pos = np.arange(num_positions)[:, None]
+def sinusoid_table(
+    num_positions: int, dim: int, theta: float = 10000.0, start: int = 0
+) -> np.ndarray:
+    """Vaswani et al.: PE[p, 2i] = sin(p / theta^(2i/D)), PE[p, 2i+1] = cos(same), for
+    p = start .. start + num_positions - 1 (a stream asks for the rows of one chunk)."""
+    pos = np.arange(start, start + num_positions)[:, None]
     inv = 1.0 / theta ** (np.arange(0, dim, 2) / dim)
     table = np.zeros((num_positions, dim), np.float32)
     table[:, 0::2] = np.sin(pos * inv)
@@ -136,7 +171,9 @@ class LearnedEmbedding(nn.Module):
     cfg: Wav2Vec2Config
 
     @nn.compact
-    def __call__(self, x_BxTxD):
+    def __call__(self, x_BxTxD, start=0):
+        """start: the position of x's first frame (a stream's traced frame count); a stream
+        checks the table's end itself, since a traced start cannot raise here."""
         cfg, t = self.cfg, x_BxTxD.shape[1]
         table = self.param(
             "embedding",
@@ -151,15 +188,17 @@ class LearnedEmbedding(nn.Module):
                 f"{cfg.max_positions} rows: shorten the audio, raise max_positions before "
                 "training, or set learned_overflow='clip' to reuse the last row beyond the table"
             )
-        idx = jnp.minimum(jnp.arange(t), cfg.max_positions - 1)
+        idx = jnp.minimum(start + jnp.arange(t), cfg.max_positions - 1)
         return jnp.broadcast_to(table[idx].astype(x_BxTxD.dtype), x_BxTxD.shape)
 
 
-def rope(x_BxTxHxK: jax.Array, theta: float) -> jax.Array:
-    """Rotary embedding (Su et al.) with half-split pairs, applied to queries or keys."""
+def rope(x_BxTxHxK: jax.Array, theta: float, start=0) -> jax.Array:
+    """Rotary embedding (Su et al.) with half-split pairs, applied to queries or keys;
+    `start` (maybe traced) is the position of the first frame."""
     t, k = x_BxTxHxK.shape[1], x_BxTxHxK.shape[-1]
     inv = 1.0 / theta ** (jnp.arange(0, k // 2, dtype=jnp.float32) * 2 / k)
-    ang_TxK2 = jnp.arange(t, dtype=jnp.float32)[:, None] * inv[None, :]
+    pos_T = (start + jnp.arange(t)).astype(jnp.float32)
+    ang_TxK2 = pos_T[:, None] * inv[None, :]
     sin, cos = jnp.sin(ang_TxK2)[None, :, None], jnp.cos(ang_TxK2)[None, :, None]
     x1, x2 = jnp.split(x_BxTxHxK.astype(jnp.float32), 2, axis=-1)
     out = jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from w2v2jax.models import activations, axes
+from w2v2jax.models.chunking import attention_bias
 from w2v2jax.models.config import Wav2Vec2Config
 from w2v2jax.models.positional import get_posemb, rope
 
@@ -27,7 +28,8 @@ def _dense(cfg: Wav2Vec2Config, features: int, names: tuple[str, str], name: str
     )
 
 
-def _layer_norm(cfg: Wav2Vec2Config, name: str):
+def layer_norm(cfg: Wav2Vec2Config, name: str):
+    """The encoder's LayerNorm (float32 statistics), shared with models/incremental.py."""
     return nn.LayerNorm(
         epsilon=cfg.layer_norm_eps,
         dtype=jnp.float32,
@@ -46,7 +48,10 @@ class Attention(nn.Module):
     deterministic: bool
 
     @nn.compact
-    def __call__(self, x_BxTxD, bias_Bx1x1xT):
+    def __call__(self, x_BxTxD, bias_Bx1x1xT, kv=None, start=0):
+        """kv: a stream's cached keys and values of the left context, each [B, M, H, K],
+        put before this chunk's; then (out, (keys, values)) with this chunk's appended.
+        start: the position of x's first frame (RoPE)."""
         cfg = self.cfg
         b, t, _ = x_BxTxD.shape
         h, k = cfg.num_attention_heads, cfg.head_dim
@@ -58,8 +63,11 @@ class Attention(nn.Module):
         q_BxTxHxK = heads("q_proj") * (k**-0.5)
         k_BxTxHxK, v_BxTxHxK = heads("k_proj"), heads("v_proj")
         if cfg.posemb == "rope":
-            q_BxTxHxK = rope(q_BxTxHxK, cfg.rope_theta)
-            k_BxTxHxK = rope(k_BxTxHxK, cfg.rope_theta)
+            q_BxTxHxK = rope(q_BxTxHxK, cfg.rope_theta, start)
+            k_BxTxHxK = rope(k_BxTxHxK, cfg.rope_theta, start)
+        if kv is not None:
+            k_BxTxHxK = jnp.concatenate([kv[0], k_BxTxHxK], axis=1)
+            v_BxTxHxK = jnp.concatenate([kv[1], v_BxTxHxK], axis=1)
         logits_BxHxTxT = jnp.einsum("bqhk,bshk->bhqs", q_BxTxHxK, k_BxTxHxK)
         logits_BxHxTxT = logits_BxHxTxT.astype(jnp.float32) + bias_Bx1x1xT
         probs = jax.nn.softmax(logits_BxHxTxT, axis=-1)
@@ -67,7 +75,8 @@ class Attention(nn.Module):
         probs = nn.Dropout(cfg.attention_dropout)(probs, deterministic=self.deterministic)
         out_BxTxHxK = jnp.einsum("bhqs,bshk->bqhk", probs.astype(cfg.dtype), v_BxTxHxK)
         out_BxTxD = out_BxTxHxK.reshape(b, t, h * k)
-        return _dense(cfg, cfg.hidden_size, (axes.HEADS, axes.EMBED), "out_proj")(out_BxTxD)
+        out_BxTxD = _dense(cfg, cfg.hidden_size, (axes.HEADS, axes.EMBED), "out_proj")(out_BxTxD)
+        return out_BxTxD if kv is None else (out_BxTxD, (k_BxTxHxK, v_BxTxHxK))
 
 
 class FeedForward(nn.Module):
@@ -87,33 +96,37 @@ class FeedForward(nn.Module):
 
 
 class EncoderLayer(nn.Module):
-    """One block; layerdrop keeps shapes static by computing the layer and selecting."""
+    """One block; layerdrop keeps shapes static by computing the layer and selecting.
+
+    With `kv` (a stream's cache, see Attention) it returns (x, (keys, values))."""
 
     cfg: Wav2Vec2Config
     deterministic: bool
 
     @nn.compact
-    def __call__(self, x_BxTxD, bias_Bx1x1xT):
+    def __call__(self, x_BxTxD, bias_Bx1x1xT, kv=None, start=0):
         cfg, det = self.cfg, self.deterministic
         x_in = x_BxTxD
         drop = nn.Dropout(cfg.hidden_dropout)
-        if cfg.do_stable_layer_norm:
-            y = _layer_norm(cfg, "layer_norm")(x_BxTxD).astype(cfg.dtype)
-            y = Attention(cfg, det, name="attention")(y, bias_Bx1x1xT)
+        stable = cfg.do_stable_layer_norm
+        y = layer_norm(cfg, "layer_norm")(x_BxTxD).astype(cfg.dtype) if stable else x_BxTxD
+        y = Attention(cfg, det, name="attention")(y, bias_Bx1x1xT, kv, start)
+        y, new_kv = y if kv is not None else (y, None)
+        if stable:
             x_BxTxD = x_BxTxD + drop(y, deterministic=det)
-            y = _layer_norm(cfg, "final_layer_norm")(x_BxTxD).astype(cfg.dtype)
+            y = layer_norm(cfg, "final_layer_norm")(x_BxTxD).astype(cfg.dtype)
             x_BxTxD = x_BxTxD + FeedForward(cfg, det, name="feed_forward")(y)
         else:
-            y = Attention(cfg, det, name="attention")(x_BxTxD, bias_Bx1x1xT)
-            x_BxTxD = _layer_norm(cfg, "layer_norm")(x_BxTxD + drop(y, deterministic=det))
+            x_BxTxD = layer_norm(cfg, "layer_norm")(x_BxTxD + drop(y, deterministic=det))
             x_BxTxD = x_BxTxD.astype(cfg.dtype)
             x_BxTxD = x_BxTxD + FeedForward(cfg, det, name="feed_forward")(x_BxTxD)
-            x_BxTxD = _layer_norm(cfg, "final_layer_norm")(x_BxTxD)
+            x_BxTxD = layer_norm(cfg, "final_layer_norm")(x_BxTxD)
         x_BxTxD = x_BxTxD.astype(cfg.dtype)
         if cfg.layerdrop > 0.0 and not det:
             skip = jax.random.uniform(self.make_rng("dropout"), ()) < cfg.layerdrop
             x_BxTxD = jnp.where(skip, x_in, x_BxTxD)
-        return _constrain(x_BxTxD)
+        x_BxTxD = _constrain(x_BxTxD)
+        return x_BxTxD if kv is None else (x_BxTxD, new_kv)
 
 
 class _ScanBody(nn.Module):
@@ -145,11 +158,12 @@ class Encoder(nn.Module):
         if posemb is not None:
             x_BxTxD = x_BxTxD + posemb(x_BxTxD).astype(x_BxTxD.dtype)
         if not cfg.do_stable_layer_norm:
-            x_BxTxD = _layer_norm(cfg, "layer_norm")(x_BxTxD).astype(cfg.dtype)
+            x_BxTxD = layer_norm(cfg, "layer_norm")(x_BxTxD).astype(cfg.dtype)
         x_BxTxD = nn.Dropout(cfg.hidden_dropout)(x_BxTxD, deterministic=deterministic)
         x_BxTxD = _constrain(x_BxTxD)
-        neg = jnp.finfo(jnp.float32).min
-        bias_Bx1x1xT = jnp.where(paddings_BxT[:, None, None, :] > 0, neg, 0.0)
+        bias_Bx1x1xT = attention_bias(
+            paddings_BxT, cfg.attention_chunk_frames, cfg.attention_left_chunks
+        )
         if cfg.scan_layers:
             body = nn.scan(
                 _layer_class(cfg, _ScanBody),
@@ -165,5 +179,5 @@ class Encoder(nn.Module):
             for i in range(cfg.num_hidden_layers):
                 x_BxTxD = layer_cls(cfg, deterministic, name=f"layers_{i}")(x_BxTxD, bias_Bx1x1xT)
         if cfg.do_stable_layer_norm:
-            x_BxTxD = _layer_norm(cfg, "layer_norm")(x_BxTxD).astype(cfg.dtype)
+            x_BxTxD = layer_norm(cfg, "layer_norm")(x_BxTxD).astype(cfg.dtype)
         return x_BxTxD
