@@ -185,3 +185,23 @@ def test_full_attention_streams_by_window_and_says_so():
     assert streaming.window_log_probs._cache_size() >= 1
     with pytest.raises(InputError, match="window_s"):
         Stream(params, cfg, TOK, window_s=0.5, step_s=0.4, context_s=0.3)
+
+
+def test_transcriber_stream_is_a_window_stream_for_a_full_attention_run(tmp_path):
+    """Transcriber.stream() hands the workdir's model to Stream; a full-attention model
+    streams by re-computation and says it is not exact."""
+    cfg, params = _model(attention_chunk_frames=0)
+    transcriber = types.SimpleNamespace(params=params, cfg=cfg, tok=TOK)
+    from w2v2jax.inference import Transcriber
+
+    stream = Transcriber.stream(transcriber)
+    assert not stream.exact and stream.finish() == ""
+
+
+def test_a_chunked_model_is_not_exported_to_transformers():
+    from w2v2jax.convert.hf import hf_config_dict
+    from w2v2jax.errors import CheckpointError
+
+    cfg, _ = _model()
+    with pytest.raises(CheckpointError, match="attention_chunk_frames=4: transformers has no"):
+        hf_config_dict(cfg)

@@ -170,6 +170,13 @@ class Transcriber:
     def _symbol(self, i: int) -> str:
         return self.tok.decode([i]) or "|"
 
+    def stream(self, **options):
+        """A streaming transcriber over this workdir's model (w2v2jax/streaming.py): exact
+        for a chunked model, a re-computed sliding window otherwise."""
+        from w2v2jax.streaming import Stream
+
+        return Stream.of(self, **options)
+
     def encode(self, text: str, ipa: bool = False) -> list[int]:
         """The transcript's ids; symbols outside the model's vocabulary are an InputError
         that lists them (the tokenizer's own message names an option this CLI lacks).

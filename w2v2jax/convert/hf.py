@@ -219,6 +219,13 @@ def hf_config_dict(cfg: Wav2Vec2Config) -> dict:
         raise CheckpointError(
             f"posemb={cfg.posemb!r} has no transformers counterpart; only 'conv' exports to HF."
         )
+    if cfg.attention_chunk_frames:
+        # transformers would load it and silently attend over the whole input.
+        raise CheckpointError(
+            f"attention_chunk_frames={cfg.attention_chunk_frames}: transformers has no chunked "
+            "attention, so the exported model would not compute what this one does; export a "
+            "model trained with attention_chunk_frames=0."
+        )
     d = {k: v for k, v in cfg.to_dict().items() if k not in _OURS_ONLY}
     d.update(
         model_type="wav2vec2",
