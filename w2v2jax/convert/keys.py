@@ -108,7 +108,10 @@ def check_field_types(hf_cfg: dict, source: str) -> None:
             continue
         value, default = hf_cfg[field.name], field.default
         values = value if isinstance(value, list) and isinstance(default, tuple) else [value]
-        kind = type(default[0]) if isinstance(default, tuple) else type(default)
+        # An empty tuple default says nothing of its items' kind: lists of ints, as the rest.
+        kind = (
+            (type(default[0]) if default else int) if isinstance(default, tuple) else type(default)
+        )
         ok = isinstance(value, list) or not isinstance(default, tuple)
         for v in values:
             ok &= isinstance(v, kind) or (kind is float and isinstance(v, int))
