@@ -1,0 +1,169 @@
+"""One run per (scheme, attention setting, seed) and what it costs in latency.
+
+Every run is the positional ablation's run (experiments/positional_ablation/run.py: its
+model, corpus, buckets and optimiser, by its `make_config`) with three model keys more:
+`feat_extract_norm="layer"` in every run, the full-attention reference included (the
+group-norm CNN normalises over the whole input and cannot stream, so the config refuses
+it with chunking; keeping one CNN for all runs leaves chunking the only difference), and
+the setting's `attention_chunk_frames` and `attention_left_chunks`.
+
+    c = make_config(FULL, "rope", SETTINGS["c32"], seed=0, data_dir="runs/corpus")
+    row = run_one(c, "runs/streaming-full/rope-c32-s0", stream_check=32)
+    latency_ms(c.model)   # (worst case, mean) algorithmic latency in ms; inf, inf offline
+"""
+
+import dataclasses
+import json
+import math
+import os
+import time
+
+import jax
+
+from experiments.positional_ablation import run as ablation
+from experiments.streaming import check
+from w2v2jax.frames import SAMPLE_RATE, hop_length
+from w2v2jax.models.chunking import lookahead_samples
+from w2v2jax.train import Trainer, TrainingError
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """How attention is cut: chunk = 0 is full attention, left = -1 every earlier chunk."""
+
+    name: str
+    chunk_frames: int
+    left_chunks: int = -1
+
+
+# Frames of 20 ms: 16 / 32 / 64 frames are 320 / 640 / 1280 ms chunks. "c32l2" is the
+# bounded-cost stream at c32's latency: each layer attends to its chunk and the 2 before
+# (1.28 s back). Stacked over the tiny model's 4 layers the reach is 8 chunks (5.1 s), so
+# on utterances of <= 3 s the limit changes how far each layer looks, not what the output
+# can depend on.
+SETTINGS = {
+    s.name: s
+    for s in (
+        Setting("full", 0),
+        Setting("c16", 16),
+        Setting("c32", 32),
+        Setting("c64", 64),
+        Setting("c32l2", 32, 2),
+    )
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Mode:
+    """What a sweep holds fixed: the ablation's mode under it, and what it varies."""
+
+    name: str
+    base: ablation.Mode  # model size, training config and corpus
+    config: dict  # overrides on top of base.config
+    schemes: tuple[str, ...]
+    settings: tuple[str, ...]  # keys of SETTINGS
+    seeds: int
+    stream_check: int  # validation utterances streamed per seed-0 chunked run (0: none)
+
+
+# 60 runs must fit about 3 hours of this 2-core machine. The ablation measured ~0.45 s per
+# step of the tiny model (periodic validation left out) and ~35 s per run besides; 250
+# steps give ~150 s a run, ~2.5 h for 60, plus ~10 min of first compiles per (scheme,
+# setting) and ~10 min of stream checks. No periodic evaluation: only the final CERs are
+# plotted. The warmup keeps the ablation's ratio (150 of 600 steps).
+FULL = Mode(
+    name="full",
+    base=ablation.FULL,
+    config={"total_steps": 250, "warmup_steps": 62, "eval_every": 0},
+    schemes=("conv", "rope", "sinusoidal", "none"),
+    settings=tuple(SETTINGS),
+    seeds=3,
+    stream_check=32,
+)
+# The machinery in minutes, not the claims: the ablation's micro model and small corpus.
+QUICK = Mode(
+    name="quick",
+    base=ablation.QUICK,
+    config={"total_steps": 12, "warmup_steps": 3, "eval_every": 0},
+    schemes=("conv", "none"),
+    settings=("full", "c16"),
+    seeds=1,
+    stream_check=3,
+)
+
+
+def make_config(mode: Mode, scheme: str, setting: Setting, seed: int, data_dir: str, steps=None):
+    """The ablation's config of (scheme, seed) with this sweep's budget and `setting`."""
+    base = dataclasses.replace(mode.base, config={**mode.base.config, **mode.config})
+    c = ablation.make_config(base, scheme, seed, data_dir, steps)
+    c.warmup_steps = max(1, c.total_steps // 4) if steps else c.warmup_steps
+    c.model.feat_extract_norm = "layer"
+    c.model.attention_chunk_frames = setting.chunk_frames
+    c.model.attention_left_chunks = setting.left_chunks
+    return c
+
+
+def latency_ms(model_cfg) -> tuple[float, float]:
+    """(worst, mean) algorithmic latency in ms: from a sample's arrival to the arrival of
+    the last sample the outputs of its chunk need, with no compute time. A chunk's frames
+    need its c hops plus the CNN's look-ahead (80 samples), so a sample at the chunk's
+    start waits c hops + look-ahead, and samples spread evenly over the chunk wait half
+    the chunk + look-ahead on average. Full attention waits for the utterance's end: inf."""
+    c = model_cfg.attention_chunk_frames
+    if c == 0:
+        return math.inf, math.inf
+    chunk = c * hop_length(model_cfg)
+    ahead = lookahead_samples(model_cfg)
+    ms = 1000.0 / SAMPLE_RATE
+    return (chunk + ahead) * ms, (chunk / 2 + ahead) * ms
+
+
+def describe(c, setting: Setting) -> dict:
+    """The columns that say what a run is (results.csv's first columns)."""
+    worst, mean = latency_ms(c.model)
+    return {
+        "scheme": c.model.posemb,
+        "setting": setting.name,
+        "chunk_frames": setting.chunk_frames,
+        "chunk_ms": setting.chunk_frames * hop_length(c.model) * 1000 / SAMPLE_RATE,
+        "left_chunks": setting.left_chunks,
+        "seed": c.seed,
+        "latency_worst_ms": worst,
+        "latency_mean_ms": mean,
+    }
+
+
+def run_one(c, workdir: str, setting: Setting, stream_check: int = 0) -> dict:
+    """Trains (or reuses a finished run: its row.json) and scores it; one CSV row. With
+    stream_check > 0, a chunked run also streams that many validation utterances
+    (check.py) to measure a stream against the offline evaluation."""
+    row_path = os.path.join(workdir, "row.json")
+    if os.path.exists(row_path):
+        with open(row_path) as f:
+            return {**json.load(f), "reused": True}
+    t0 = time.time()
+    row = describe(c, setting)
+    try:
+        trainer = Trainer(c, workdir)
+        summary = trainer.run()
+    except (TrainingError, FloatingPointError) as e:
+        # A diverged run is a result: recorded (and not reused), not a crash of the sweep.
+        row.update(status=f"failed: {str(e).splitlines()[0]}", wall_seconds=time.time() - t0)
+        return row
+    row.update(
+        status="ok",
+        steps=summary["step"],
+        train_seconds=round(summary["train_seconds"], 1),
+        validation_cer=summary["validation/cer"],
+        validation_wer=summary["validation/wer"],
+        test_cer=summary["test/cer"],
+        test_espeak_cer=summary.get("test/espeak/cer", math.nan),
+        test_flite_cer=summary.get("test/flite/cer", math.nan),
+        params=int(sum(x.size for x in jax.tree.leaves(trainer.state["params"]))),
+    )
+    if stream_check and c.model.attention_chunk_frames:
+        row.update(check.stream_against_offline(workdir, c.data_dir, stream_check))
+    row["wall_seconds"] = round(time.time() - t0, 1)
+    with open(row_path, "w") as f:
+        json.dump(row, f, indent=1)
+    return {**row, "reused": False}
