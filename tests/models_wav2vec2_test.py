@@ -122,6 +122,51 @@ def test_layerdrop_keeps_shapes_static():
     assert all(o.shape == outs[0].shape for o in outs)
 
 
+_NO_DROPOUT = {
+    "hidden_dropout": 0.0,
+    "activation_dropout": 0.0,
+    "attention_dropout": 0.0,
+    "final_dropout": 0.0,
+}
+
+
+@pytest.mark.parametrize("scan", [True, False])
+def test_dropped_layers_are_skipped_not_computed(scan):
+    """Layerdrop is a branch (XLA runs one side), and a dropped layer gets no gradient:
+    with layerdrop 1 every layer's parameters have an exactly zero gradient, with 0 none."""
+    audio = jax.random.normal(jax.random.PRNGKey(1), (2, 8000))
+    grads, texts = {}, {}
+    for p in (0.0, 1.0):
+        cfg = get_config("tiny", layerdrop=p, scan_layers=scan, mask_time_prob=0.0, **_NO_DROPOUT)
+        params = init_params(cfg, jax.random.PRNGKey(0))
+
+        def loss(params, rng, cfg=cfg):
+            logits, _ = Wav2Vec2ForCTC(cfg).apply(
+                {"params": params},
+                audio,
+                jnp.zeros_like(audio),
+                deterministic=False,
+                rngs={"dropout": rng, "mask": rng},
+            )
+            return jnp.sum(logits**2)
+
+        grads[p] = jax.grad(loss)(params, jax.random.PRNGKey(2))["wav2vec2"]["encoder"]
+        texts[p] = jax.jit(loss).lower(params, jax.random.PRNGKey(2)).as_text()
+    layer_grads = {
+        p: [
+            np.abs(np.asarray(x)).max()
+            for k, v in g.items()
+            if k.startswith("layers")
+            for x in jax.tree.leaves(v)
+        ]
+        for p, g in grads.items()
+    }
+    assert max(layer_grads[1.0]) == 0.0
+    assert min(layer_grads[0.0]) > 0.0
+    assert "stablehlo.case" in texts[1.0] or "stablehlo.if" in texts[1.0]
+    assert "stablehlo.case" not in texts[0.0] and "stablehlo.if" not in texts[0.0]
+
+
 def test_parameters_carry_logical_axis_names():
     cfg = get_config("tiny", scan_layers=True)
     audio = jnp.zeros((1, 4000))

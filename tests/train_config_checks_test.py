@@ -16,6 +16,7 @@ BAD = [
     ({"total_steps": -5}, "total_steps=-5: must be a whole number above 0"),
     ({"b2": 1.5}, "b2=1.5: must be a number from 0 to 1"),
     ({"time_budget_s": float("inf")}, "time_budget_s=inf: must be a finite number"),
+    ({"time_budget_clock": "gpu"}, r"time_budget_clock='gpu': choose one of \('wall', 'cpu'\)"),
     ({"num_buckets": 0, "bucket_seconds": (3.0, 2.0)}, "bucket_seconds=.*increasing"),
     ({"model.hidden_dropout": 1.5}, "hidden_dropout=1.5: must be a number from 0 to 1"),
     ({"augment.noise_prob": 1.5}, r"augment.noise_prob=1.5: must be a number from 0 to 1"),

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import jax
 import jax.numpy as jnp
@@ -268,3 +269,20 @@ def test_every_process_takes_process_0s_plan(tiny_corpus, tmp_path):
     (planned,) = set(_rows(wd, "planned_steps").values())
     for i, out in enumerate(outs):
         assert f"worker {i} stopped at {planned} plan {planned}" in out
+
+
+def test_the_cpu_clock_counts_this_process_work_not_waiting():
+    """A cpu budget (c.time_budget_clock) advances with this process's CPU time per core:
+    not while it sleeps (a machine busy with other work), and while it computes."""
+    c = micro_config("", time_budget_clock="cpu")
+    clock = budget.make_clock(c)
+    assert budget.make_clock(micro_config("")) is time.perf_counter
+    t0 = clock()
+    time.sleep(0.3)
+    slept = clock() - t0
+    p0, t0 = time.process_time(), clock()
+    while time.process_time() - p0 < 0.2:
+        sum(i * i for i in range(1000))
+    busy, used = clock() - t0, time.process_time() - p0
+    assert slept < 0.05
+    assert busy == pytest.approx(used / len(os.sched_getaffinity(0)), rel=0.05)

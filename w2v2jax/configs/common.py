@@ -84,6 +84,9 @@ def run_config(size: str) -> ml_collections.ConfigDict:
     c.seed = 0
     # Seconds of training; the schedule is laid over the steps that fit (train/budget.py).
     c.time_budget_s = 0.0  # 0 = no budget
+    # What the budget counts (train/budget.py): "wall" seconds, or "cpu": this process's CPU
+    # seconds over its cores, which a machine busy with other work slows as it slows the run.
+    c.time_budget_clock = "wall"
 
     c.log_every = 10
     c.eval_every = 500

@@ -96,17 +96,29 @@ class FeedForward(nn.Module):
 
 
 class EncoderLayer(nn.Module):
-    """One block; layerdrop keeps shapes static by computing the layer and selecting.
+    """One block. A layer dropped by layerdrop is skipped, not computed and discarded: the
+    draw picks a branch of `nn.cond`, and XLA runs only that branch (forward and backward),
+    as fairseq's and transformers' `if skip: continue` does.
 
     With `kv` (a stream's cache, see Attention) it returns (x, (keys, values))."""
 
     cfg: Wav2Vec2Config
     deterministic: bool
 
-    @nn.compact
     def __call__(self, x_BxTxD, bias_Bx1x1xT, kv=None, start=0):
         cfg, det = self.cfg, self.deterministic
-        x_in = x_BxTxD
+        if cfg.layerdrop > 0.0 and not det and kv is None and not self.is_initializing():
+            skip = jax.random.uniform(self.make_rng("dropout"), ()) < cfg.layerdrop
+            x_BxTxD = nn.cond(skip, _skipped, _computed, self, x_BxTxD, bias_Bx1x1xT)
+            return _constrain(x_BxTxD)
+        out = self.block(x_BxTxD, bias_Bx1x1xT, kv, start)
+        x_BxTxD, new_kv = out if kv is not None else (out, None)
+        x_BxTxD = _constrain(x_BxTxD)
+        return x_BxTxD if kv is None else (x_BxTxD, new_kv)
+
+    @nn.compact
+    def block(self, x_BxTxD, bias_Bx1x1xT, kv=None, start=0):
+        cfg, det = self.cfg, self.deterministic
         drop = nn.Dropout(cfg.hidden_dropout)
         stable = cfg.do_stable_layer_norm
         y = layer_norm(cfg, "layer_norm")(x_BxTxD).astype(cfg.dtype) if stable else x_BxTxD
@@ -122,11 +134,15 @@ class EncoderLayer(nn.Module):
             x_BxTxD = x_BxTxD + FeedForward(cfg, det, name="feed_forward")(x_BxTxD)
             x_BxTxD = layer_norm(cfg, "final_layer_norm")(x_BxTxD)
         x_BxTxD = x_BxTxD.astype(cfg.dtype)
-        if cfg.layerdrop > 0.0 and not det:
-            skip = jax.random.uniform(self.make_rng("dropout"), ()) < cfg.layerdrop
-            x_BxTxD = jnp.where(skip, x_in, x_BxTxD)
-        x_BxTxD = _constrain(x_BxTxD)
         return x_BxTxD if kv is None else (x_BxTxD, new_kv)
+
+
+def _skipped(layer, x_BxTxD, bias_Bx1x1xT):
+    return x_BxTxD
+
+
+def _computed(layer, x_BxTxD, bias_Bx1x1xT):
+    return layer.block(x_BxTxD, bias_Bx1x1xT)
 
 
 class _ScanBody(nn.Module):

@@ -24,11 +24,21 @@ the rate still at 40 % of its peak) and a run's quality hinged on the machine's 
    the run stops at the budget before planned_steps and the schedule, fixed, is cut short
    there (told; a rerun resumes and trains on to planned_steps with a new budget).
 
+Which seconds the budget counts (c.time_budget_clock): "wall" seconds, or "cpu": this
+process's CPU seconds (all its threads: the jitted steps' and the input pipeline's) over
+the cores it may use. On an idle machine the two run at about the same pace; another
+process spinning on one of two cores halves the steps a wall budget buys (the demo: 586
+steps instead of 1094, validation CER 13.1 % instead of 3.0 %), while the cpu clock slows
+with the run and buys the same steps in more wall time. A deadline is a wall budget; a
+result that must not depend on the machine's load is a cpu budget.
+
 Runs without a budget hold no plan and train exactly as before. The loop's clock is
 injectable (Trainer(clock=...)), so tests fix the measured rate instead of timing.
 """
 
 import dataclasses
+import os
+import time
 
 import jax
 import numpy as np
@@ -46,6 +56,21 @@ MEASURE_SKIP = 40  # at least 1: the window starts after a step
 MEASURE_STEPS = 80
 MARGIN = 0.02  # of the budget left, for the jitter of the step time and untimed saves
 SYNC_EVERY = 10  # steps between the hosts' agreements on the budget's end
+
+
+CLOCKS = ("wall", "cpu")
+
+
+def make_clock(c):
+    """The seconds c.time_budget_clock counts (module doc)."""
+    if c.get("time_budget_clock", "wall") == "wall":
+        return time.perf_counter
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+    def cpu_seconds() -> float:
+        return time.process_time() / max(cores or 1, 1)
+
+    return cpu_seconds
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,6 +10,7 @@ import math
 from w2v2jax.data import augment
 from w2v2jax.errors import ConfigError
 from w2v2jax.models.config import Wav2Vec2Config
+from w2v2jax.train import budget
 
 POSITIVE_INTS = ("batch_size", "total_steps", "grad_accum", "checkpoint_every", "log_every")
 POSITIVE_INTS += ("keep_checkpoints", "compile_threads")
@@ -42,6 +43,10 @@ def validate(c) -> None:
                 f"bucket_seconds={tuple(seconds)}: give increasing lengths above 0 (or "
                 "num_buckets > 0 to fit them to the data)"
             )
+    if c.get("time_budget_clock", "wall") not in budget.CLOCKS:
+        raise ConfigError(
+            f"time_budget_clock={c.time_budget_clock!r}: choose one of {budget.CLOCKS}"
+        )
     _model(c.model)
     if "augment" in c:
         _augment(c.augment)

@@ -27,11 +27,14 @@ from w2v2jax.train.workdir_lock import WorkdirLock
 
 class Trainer:
     """Holds what one run needs; `run()` trains to total_steps, or with a time budget to
-    the steps that fit in it (budget.py). `clock` (seconds) times the steps and the budget;
-    tests pass a fake one to fix the measured rate."""
+    the steps that fit in it (budget.py). `clock` (seconds) times the steps and the budget
+    (default: the one c.time_budget_clock names); tests pass a fake one to fix the measured
+    rate. The logged speed is always per wall second, unless a clock is passed."""
 
-    def __init__(self, c, workdir: str, devices=None, objective=None, clock=time.perf_counter):
-        self.c, self.workdir, self.clock = c, workdir, clock
+    def __init__(self, c, workdir: str, devices=None, objective=None, clock=None):
+        self.c, self.workdir = c, workdir
+        self.clock = clock or budget.make_clock(c)
+        self.wall = clock or time.perf_counter
         self.train_src = data.subset(
             open_split(c, "train"), c.get("train_examples", 0), c.get("train_examples_seed", 0)
         )
@@ -121,7 +124,7 @@ class Trainer:
         planner = budget.Planner(c, start, budget.read_plan(state["opt_state"]))
         end = planner.plan.planned_steps if planner.plan else c.total_steps
         pending, t_train = None, 0.0
-        self._t_last = self.clock()
+        self._t_last, wall0 = self.wall(), self.wall()
         bar = tqdm(
             total=end,
             initial=start,
@@ -162,6 +165,7 @@ class Trainer:
                 break
         if pending is not None:
             self._log(writer, bar, *pending)
+        wall_s = self.wall() - wall0
         bar.close()
         if step != saved:
             self._save(step, state, force=True)
@@ -170,6 +174,7 @@ class Trainer:
         final.update(
             step=step,
             train_seconds=t_train,
+            train_wall_seconds=wall_s,
             compile_seconds=compile_s,
             skipped=dict(self.stats.counts),
             **(planner.plan.record() if planner.plan else {}),
@@ -229,7 +234,7 @@ class Trainer:
                 "raise warmup_steps or check the data, then rerun to resume from it."
             )
         self._check_health(step, m)
-        now = self.clock()
+        now = self.wall()
         dt, self._t_last = now - self._t_last, now
         m["audio_per_second"] = m["audio_seconds"] / max(dt, 1e-9)
         m["step_seconds"] = dt
