@@ -3,6 +3,9 @@ gives the file's; the real-time path sleeps the audio's duration and reports lat
 and a real-time factor that a fake clock makes exact; bad input is one clear error."""
 
 import io
+import os
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -269,3 +272,32 @@ def test_full_attention_model_streams_by_window_and_says_so(tmp_path_factory, wa
     for i in range(0, len(pcm), 2560):
         stream.push(pcm[i : i + 2560])
     assert figures["text"] == stream.finish() != ""
+
+
+def test_the_command_streams_a_file_and_stdin(chunked, wav, reference):
+    """`w2v2jax stream` end to end (a subprocess): a file as fast as possible and the same
+    samples as raw PCM on stdin print offline greedy decoding's text; no FILE is a usage
+    error."""
+    wd, _, _ = chunked
+    path, pcm = wav
+    lp, _ = reference
+    ids = np.asarray(greedy_decode(lp[None], np.zeros((1, len(lp)), np.float32)))[0]
+    offline = TOK.decode([int(i) for i in ids if i >= 0])
+    cmd = [sys.executable, "-m", "w2v2jax.cli", "stream", f"--workdir={wd}", "--chunk_ms=20"]
+    env = {**os.environ, "W2V2JAX_COMPILE_CACHE": "0"}
+    for source, data in ((path, None), ("-", pcm.astype("<i2").tobytes())):
+        extra = ["--as_fast_as_possible"] if source != "-" else []
+        done = subprocess.run(
+            [*cmd, *extra, source],
+            check=False,
+            input=data,
+            capture_output=True,
+            timeout=300,
+            env=env,
+        )
+        out = done.stdout.decode()
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+        assert f"final: {offline}" in out.splitlines(), out
+        assert "real-time factor" in out, out
+    bad = subprocess.run(cmd, check=False, capture_output=True, timeout=300, env=env)
+    assert bad.returncode == 1 and b"usage: w2v2jax stream" in bad.stderr

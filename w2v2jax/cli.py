@@ -1,4 +1,5 @@
-"""The `w2v2jax` command: corpus, train, pretrain, compile, transcribe, align, convert.
+"""The `w2v2jax` command: corpus, train, pretrain, compile, transcribe, align, stream,
+convert.
 
 w2v2jax corpus --out=DIR --task=digits --num_train=3000 --seed=0
 w2v2jax corpus --out=DIR --from_librispeech=LibriSpeech/train-clean-100 [--valid_from=...]
@@ -8,6 +9,7 @@ w2v2jax pretrain --config=w2v2jax/configs/pretrain.py:tiny --workdir=DIR --confi
 w2v2jax compile --config=w2v2jax/configs/ctc.py:base --config.mesh.fsdp=4 --seconds=16
 w2v2jax transcribe --workdir=DIR [--beam=N] [--timestamps] FILE...
 w2v2jax align --workdir=DIR [--ipa] FILE "TEXT"
+w2v2jax stream --workdir=DIR [--chunk_ms=N] [--as_fast_as_possible] FILE|-
 w2v2jax convert --from_hf=DIR | --from_fairseq=FILE --out=DIR
 """
 
@@ -52,6 +54,14 @@ flags.DEFINE_bool(
 flags.DEFINE_bool("ipa", False, "align, phoneme model: TEXT is IPA (else espeak-ng phonemises it).")
 flags.DEFINE_bool(
     "strict", False, "transcribe: stop at the first file that fails (default: name it, go on)."
+)
+flags.DEFINE_integer(
+    "chunk_ms", 160, "stream: milliseconds of audio per push (a file's pieces, stdin's reads)."
+)
+flags.DEFINE_bool(
+    "as_fast_as_possible",
+    False,
+    "stream: push a file's pieces without waiting for their audio time (default: real time).",
 )
 flags.DEFINE_float("seconds", 16.0, "compile: utterance length to compile for.")
 flags.DEFINE_string("topology", None, "compile: a TPU slice to compile for (needs libtpu).")
@@ -238,6 +248,21 @@ def cmd_align(args):
         for w, s, e in words:
             print(f"{w}\t{s:.2f}\t{e:.2f}")
         sys.stdout.flush()  # inside: a reader that left must be seen here
+
+
+def cmd_stream(args):
+    from w2v2jax import stream_cli
+
+    if len(args) != 1:
+        raise UsageError(
+            "usage: w2v2jax stream --workdir=DIR [--chunk_ms=N] [--as_fast_as_possible] FILE "
+            "(or - for raw 16 kHz mono signed 16-bit little-endian PCM on stdin)"
+        )
+    workdir = _need("workdir")
+    with _quiet_when_reader_leaves():
+        stream_cli.run(
+            workdir, args[0], chunk_ms=FLAGS.chunk_ms, realtime=not FLAGS.as_fast_as_possible
+        )
 
 
 def cmd_convert(args):

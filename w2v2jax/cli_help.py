@@ -63,6 +63,18 @@ COMMANDS = {
         ("workdir", "ipa"),
         'w2v2jax align --workdir=runs/demo a.wav "three one four"',
     ),
+    "stream": (
+        (
+            "Stream an audio file through a workdir's model at real-time pace (or "
+            "--as_fast_as_possible), or raw 16 kHz mono signed 16-bit PCM from stdin (FILE = -): "
+            "prints the hypothesis with its audio time each time it changes, then the final text, "
+            "first- and final-guess latency and the real-time factor. A chunked model streams "
+            "exactly; a full-attention model re-runs a sliding window (not exact). Live: "
+            "arecord -f S16_LE -r 16000 -c 1 -t raw | w2v2jax stream --workdir=DIR -"
+        ),
+        ("workdir", "chunk_ms", "as_fast_as_possible"),
+        "w2v2jax stream --workdir=runs/demo --as_fast_as_possible a.wav",
+    ),
     "convert": (
         (
             "Convert a transformers save_pretrained folder or a fairseq checkpoint into a "
@@ -81,6 +93,7 @@ SUMMARIES = {
     "compile": "compile the training step for a mesh: memory and FLOPs, no data",
     "transcribe": "transcribe audio files with a trained workdir",
     "align": "force-align a transcript to an audio file",
+    "stream": "stream a file or live PCM: partial hypotheses, latencies, real-time factor",
     "convert": "convert transformers or fairseq weights into a workdir",
 }
 
