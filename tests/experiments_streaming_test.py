@@ -190,7 +190,7 @@ def quick(tmp_path_factory):
         f"--data_dir={root / 'corpus'}",
     ]
     # Everything in the test's folder: never reuse (or write) runs under the repository.
-    first = _run(*args, timeout=1800)
+    first = _run(*args, timeout=3600)  # a guard; other jobs may pause this one
     return str(root), args, first
 
 

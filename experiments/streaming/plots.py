@@ -151,10 +151,13 @@ def plot_latency(summary_csv: str, out_png: str) -> None:
         ax.grid(alpha=0.3)
     axes[0].set(ylabel="CER (%)", ylim=(0, None))
     handles = [Line2D([], [], color=COLORS.get(s), marker="o", label=s) for s in schemes]
-    handles += [
-        Line2D([], [], color="k", ls="--", label="full attention (offline)"),
-        Line2D([], [], color="k", marker="s", mfc="none", ls="none", label="limited left context"),
-    ]
+    handles.append(Line2D([], [], color="k", ls="--", label="full attention (offline)"))
+    if any(int(r["left_chunks"]) >= 0 for r in rows):
+        handles.append(
+            Line2D(
+                [], [], color="k", marker="s", mfc="none", ls="none", label="limited left context"
+            )
+        )
     axes[1].legend(handles=handles, fontsize=8)
     fig.suptitle("What streaming costs: chunked attention against full attention (mean of seeds)")
     fig.tight_layout()
