@@ -7,7 +7,7 @@ w2v2jax corpus --out=DIR --from_audio_dir=AUDIO [--valid_from=AUDIO2]   # unlabe
 w2v2jax train --config=w2v2jax/configs/ctc.py:tiny --workdir=DIR --config.data_dir=DIR
 w2v2jax pretrain --config=w2v2jax/configs/pretrain.py:tiny --workdir=DIR --config.data_dir=DIR
 w2v2jax compile --config=w2v2jax/configs/ctc.py:base --config.mesh.fsdp=4 --seconds=16
-w2v2jax transcribe --workdir=DIR [--beam=N] [--timestamps] FILE...
+w2v2jax transcribe --workdir=DIR [--beam=N] [--timestamps] [--output_format=json] FILE...
 w2v2jax align --workdir=DIR [--ipa] FILE "TEXT"
 w2v2jax stream --workdir=DIR [--chunk_ms=N] [--as_fast_as_possible] FILE|-
 w2v2jax convert --from_hf=DIR | --from_fairseq=FILE --out=DIR
@@ -62,6 +62,18 @@ flags.DEFINE_bool(
     "as_fast_as_possible",
     False,
     "stream: push a file's pieces without waiting for their audio time (default: real time).",
+)
+flags.DEFINE_string(
+    "manifest", None, "transcribe: a file of audio paths, one a line (or path<TAB>anything)."
+)
+flags.DEFINE_enum(
+    "output_format", "tsv", ["tsv", "json", "srt"], "transcribe: path<TAB>text, JSON Lines or SRT."
+)
+flags.DEFINE_string(
+    "output_dir", None, "transcribe: write transcripts.tsv|.jsonl or one NAME.srt per file here."
+)
+flags.DEFINE_integer(
+    "batch_size", 0, "transcribe: files per batch (0 = about 32 s of padded audio per batch)."
 )
 flags.DEFINE_float("seconds", 16.0, "compile: utterance length to compile for.")
 flags.DEFINE_string("topology", None, "compile: a TPU slice to compile for (needs libtpu).")
@@ -171,42 +183,58 @@ def cmd_compile(args):
 
 
 def cmd_transcribe(args):
+    from tqdm import tqdm
+
+    from w2v2jax import transcribe_batch, transcript_formats
     from w2v2jax.inference import check_beam
 
-    if not args:
-        raise UsageError("give one or more audio files: w2v2jax transcribe --workdir=DIR FILE...")
+    paths = list(args)
+    if FLAGS.manifest:
+        paths += transcribe_batch.read_manifest(FLAGS.manifest)
+    if not paths:
+        raise UsageError(
+            "give one or more audio files: w2v2jax transcribe --workdir=DIR FILE... "
+            "(or --manifest=LIST)"
+        )
     check_beam(FLAGS.beam, "--beam")  # before minutes of loading, not after
+    if FLAGS.batch_size < 0:
+        raise UsageError(f"--batch_size={FLAGS.batch_size}: give files per batch, or 0 (auto)")
+    writer = transcript_formats.Writer(
+        FLAGS.output_format, FLAGS.output_dir, paths, FLAGS.timestamps
+    )
     t = _transcriber("transcribe")
     failed = 0
-    with _quiet_when_reader_leaves():
-        for path in args:
-            try:
-                line = _transcript_line(t, path)
-            except W2V2JaxError as e:
-                # One bad file must not cost the others: name it, go on, fail at the end.
-                if FLAGS.strict:
-                    raise
-                failed += 1
-                reason = str(e) if path in str(e) else f"{path}: {e}"
-                print(f"w2v2jax transcribe: error: {reason}", file=sys.stderr, flush=True)
+    results = transcribe_batch.transcribe_files(
+        t,
+        paths,
+        beam=FLAGS.beam,
+        timestamps=writer.needs_times,
+        batch_size=FLAGS.batch_size,
+        strict=FLAGS.strict,
+    )
+    with _quiet_when_reader_leaves(), writer:
+        for path, result in results:
+            if isinstance(result, transcript_formats.Transcript):
+                with tqdm.external_write_mode(file=sys.stdout):
+                    writer.write(result)
                 continue
-            print(line, flush=True)
+            # One bad file must not cost the others: name it, go on, fail at the end.
+            failed += 1
+            reason = str(result) if path in str(result) else f"{path}: {result}"
+            tqdm.write(f"w2v2jax transcribe: error: {reason}", file=sys.stderr)
+    if writer.written:
+        print(f"w2v2jax transcribe: wrote {_written(writer.written)}", file=sys.stderr)
     if failed:
         raise InputError(
-            f"{failed} of {len(args)} files could not be transcribed (each is named above); "
+            f"{failed} of {len(paths)} files could not be transcribed (each is named above); "
             "the others were"
         )
 
 
-def _transcript_line(t, path):
-    text, lp = t.transcribe(path, beam=FLAGS.beam)
-    line = f"{path}\t{text}"
-    if FLAGS.timestamps and text.strip():
-        # A phoneme model's text is its own IPA; its token rows are the phones.
-        tokens, words = t.align(lp, text, ipa=t.phonemes)
-        shown = tokens if t.phonemes else words
-        line += "\t" + " ".join(f"{w}[{s:.2f}-{e:.2f}]" for w, s, e in shown)
-    return line
+def _written(names: list[str]) -> str:
+    if len(names) == 1:
+        return names[0]
+    return f"{len(names)} files in {os.path.dirname(names[0]) or '.'}"
 
 
 def _transcriber(command):

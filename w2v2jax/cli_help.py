@@ -47,11 +47,31 @@ COMMANDS = {
     ),
     "transcribe": (
         (
-            "Transcribe audio files with a trained workdir (or a `w2v2jax convert` output); a "
-            "file that fails is reported and the others go on (--strict stops at the first)."
+            "Transcribe audio files (arguments, or --manifest) with a trained workdir (or a "
+            "`w2v2jax convert` output). Files are sorted by length into a few padded shapes "
+            "and run in batches; each gets the text of a one-file pass, and the results come "
+            "in the order given. Files over 30 s run alone: a chunked model in one exact "
+            "streaming pass, a full-attention model in overlapping chunks. --output_format: "
+            "tsv (path<TAB>text[<TAB>times]), json (one JSON object per line; with "
+            "--timestamps its words and tokens or phones with times) or srt (subtitle cues; "
+            "several files need --output_dir, which gets one NAME.srt each). A file that "
+            "fails is reported and the others go on (--strict stops at the first). A "
+            "progress bar of audio seconds per second shows on a terminal."
         ),
-        ("workdir", "beam", "timestamps", "strict"),
-        "w2v2jax transcribe --workdir=runs/demo --beam=8 --timestamps a.wav b.flac",
+        (
+            "workdir",
+            "manifest",
+            "beam",
+            "timestamps",
+            "output_format",
+            "output_dir",
+            "batch_size",
+            "strict",
+        ),
+        (
+            "w2v2jax transcribe --workdir=runs/demo --manifest=list.txt --output_format=json "
+            "--timestamps > out.jsonl"
+        ),
     ),
     "align": (
         (
@@ -91,7 +111,7 @@ SUMMARIES = {
     "train": "train a model with CTC on a dataset folder",
     "pretrain": "pretrain a model self-supervised on the audio of a dataset folder",
     "compile": "compile the training step for a mesh: memory and FLOPs, no data",
-    "transcribe": "transcribe audio files with a trained workdir",
+    "transcribe": "transcribe audio files (batched) with a trained workdir",
     "align": "force-align a transcript to an audio file",
     "stream": "stream a file or live PCM: partial hypotheses, latencies, real-time factor",
     "convert": "convert transformers or fairseq weights into a workdir",

@@ -32,6 +32,11 @@ MAX_BEAM = 1024
 INVENTORY_SHOWN = 12  # phonemes a message lists of the model's inventory
 
 
+def padded_length(num_samples: int) -> int:
+    """The samples one pass pads a file to: whole seconds, at least one second."""
+    return max(PAD_MULTIPLE, math.ceil(num_samples / PAD_MULTIPLE) * PAD_MULTIPLE)
+
+
 def check_beam(beam: int, name: str = "beam") -> None:
     """Raises InputError unless 0 <= beam <= MAX_BEAM (0 = greedy decoding)."""
     if not 0 <= beam <= MAX_BEAM:
@@ -73,12 +78,32 @@ class Transcriber:
     def _pass(self, audio_S: np.ndarray) -> np.ndarray:
         """Frame log-probs [T, V] of one pass over audio already normalised (whole file)."""
         n = len(audio_S)
-        size = max(PAD_MULTIPLE, math.ceil(n / PAD_MULTIPLE) * PAD_MULTIPLE)
-        buf = np.zeros((1, size), np.float32)
-        pads = np.ones((1, size), np.float32)
+        buf = np.zeros((1, padded_length(n)), np.float32)
+        pads = np.ones_like(buf)
         buf[0, :n], pads[0, :n] = audio_S, 0.0
         lp, _ = self._log_probs(self.params, jnp.asarray(buf), jnp.asarray(pads))
         return np.asarray(lp[0, : max(int(frame_count(n, self.cfg)), 0)])
+
+    def log_probs_batch(self, audios: list[np.ndarray], length: int, rows: int = 0):
+        """One padded pass over several files of at most `length` samples each: frame
+        log-probs [B, T, V] and frame paddings [B, T] (1.0 = padding), B = len(audios).
+
+        Each file is z-normalised on its own, then zero-padded to `length`, as log_probs
+        does to one file; `rows` > B pads the batch with copies of the first file, so every
+        batch of a shape compiles once. A file's frames equal log_probs(audio) when the
+        padding cannot reach them: always for the layer-norm CNN (padded frames are masked
+        in attention), and for the group-norm CNN, which normalises over the padding too,
+        only at length == padded_length(len(audio)) (transcribe_batch buckets so)."""
+        if not audios or any(len(a) > length for a in audios):
+            raise ValueError(f"log_probs_batch: {len(audios)} files, each <= {length} samples")
+        buf = np.zeros((max(rows, len(audios)), length), np.float32)
+        pads = np.ones_like(buf)
+        for i in range(len(buf)):
+            a = audios[i] if i < len(audios) else audios[0]
+            buf[i, : len(a)], pads[i, : len(a)] = a, 0.0
+        buf = audiolib.normalize(buf, pads)
+        lp, frame_pads = self._log_probs(self.params, jnp.asarray(buf), jnp.asarray(pads))
+        return np.asarray(lp[: len(audios)]), np.asarray(frame_pads[: len(audios)])
 
     def log_probs(self, audio_S: np.ndarray) -> np.ndarray:
         """[T, V] for a whole file; chunked with overlap when longer than chunk_s.

@@ -4,7 +4,10 @@ Builds (or reuses) the positional ablation's corpus, trains every scheme x atten
 setting x seed for the same number of steps, evaluates held-out texts and unseen voices,
 streams a few utterances of each seed-0 chunked run against its offline pass, and writes
 results.csv, summary.csv, cer_vs_latency.png, table.md and setup.json into --out.
-Finished runs are reused, so an interrupted sweep resumes.
+Finished runs are reused, so an interrupted sweep resumes: a run's row.json in its
+workdir, or its ok row in --out's results.csv (which travels with the repository when the
+checkpoints do not, so a sweep cut short on one machine goes on on another). The outputs
+are rewritten after every run, so a cut-short sweep leaves a table of what finished.
 """
 
 import json
@@ -30,6 +33,17 @@ flags.DEFINE_integer(
     "stream_check", None, "Validation utterances streamed per seed-0 chunked run (0: none)."
 )
 FLAGS = flags.FLAGS
+
+
+def _finished_rows(results_csv: str) -> dict:
+    """(scheme, setting, seed, steps) -> the row of a run that finished ("ok") in an
+    earlier sweep's results.csv; a failed run is not reused (it runs again)."""
+    if not os.path.exists(results_csv):
+        return {}
+    from experiments.csv_rows import read_csv
+
+    rows = [r for r in read_csv(results_csv) if r.get("status") == "ok"]
+    return {(r["scheme"], r["setting"], r["seed"], r["steps"]): r for r in rows}
 
 
 def main(_):
@@ -63,6 +77,7 @@ def main(_):
     data_dir = str(build_corpus(data_dir, **mode.base.corpus))
     # The budget every run gets, as make_config lays it (for setup.json).
     probe = run.make_config(mode, schemes[0], run.SETTINGS["full"], 0, data_dir, FLAGS.steps)
+    done = _finished_rows(os.path.join(out, "results.csv"))
     rows = []
     for seed in seeds:  # seed-major: a cut-short sweep still has every cell at seed 0
         for scheme in schemes:
@@ -73,8 +88,13 @@ def main(_):
                 name += f"-{c.total_steps}steps" if FLAGS.steps else ""
                 workdir = os.path.join(runs_dir, name)
                 logging.warning("run %s -> %s", name, workdir)
-                rows.append(run.run_one(c, workdir, setting, checked if seed == 0 else 0))
+                key = (scheme, setting.name, str(seed), str(c.total_steps))
+                if key in done:
+                    rows.append({**done[key], "reused": True})
+                else:
+                    rows.append(run.run_one(c, workdir, setting, checked if seed == 0 else 0))
                 logging.warning("done %s", json.dumps(rows[-1]))
+                plots.write_all(out, rows, schemes, settings)
     written = plots.write_all(out, rows, schemes, settings)
     setup = {
         "mode": mode.name,
