@@ -78,19 +78,24 @@ def test_a_padded_batch_gives_each_file_its_own_log_probs(model):
             frames = int((1 - pads[row]).sum())
             assert frames == len(single[i])
             np.testing.assert_allclose(lp[row, :frames], single[i], atol=1e-4)
-    assert sorted(s for s, _, _ in batches) == [16000, 32000, 48000]
+    shapes = sorted(s for s, _, _ in batches)
     lp, _ = t.log_probs_batch([audios[1]], 48000)  # 0.6 s padded to 3 s
     gap = np.abs(lp[0, : len(single[1])] - single[1]).max()
     if t.cfg.feat_extract_norm == "layer":
-        # Padding cannot reach a frame: any shape may hold any shorter file.
+        # Padding cannot reach a frame: any shape may hold any shorter file, so the
+        # shapes are the lengths rounded up to 0.1 s, not to whole seconds.
         assert gap < 1e-4
-        many = dict(enumerate(range(8000, 128000, 8000)))  # 0.5 to 7.5 s: 8 whole seconds
-        plan = tb.plan_batches(many, t.cfg, t.chunk)
+        assert shapes == [-(-n // tb.GRID) * tb.GRID for n in sorted(LENGTHS)]
+        many = dict(enumerate(range(8000, 168000, 8000)))  # 0.5 to 10 s: 20 lengths
+        plan = tb.plan_batches(many, t.cfg, t.chunk, batch_size=3)
         assert len({s for s, _, _ in plan}) == tb.NUM_BUCKETS
         assert all(many[i] <= s for s, _, idx in plan for i in idx)
+        # Full batches of 3, then leftovers of 2 or 1: never a row of padding.
+        assert all(rows == len(idx) and rows in (1, 2, 3) for _, rows, idx in plan)
     else:
         # Group norm spans the padding: more of it changes the frames, hence one shape per
         # whole-second length.
+        assert shapes == [16000, 32000, 48000]
         assert gap > 1e-3
 
 
