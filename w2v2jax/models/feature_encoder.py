@@ -12,6 +12,7 @@ from w2v2jax.errors import AudioError
 from w2v2jax.frames import SAMPLE_RATE, frame_count, receptive_field
 from w2v2jax.models import activations, axes
 from w2v2jax.models.config import Wav2Vec2Config
+from w2v2jax.models.dropout import Dropout
 from w2v2jax.models.strided_conv import strided_conv
 
 
@@ -129,5 +130,5 @@ class FeatureProjection(nn.Module):
             bias_init=nn.with_logical_partitioning(nn.initializers.zeros, (axes.EMBED,)),
             name="projection",
         )(normed_BxTxC)
-        x_BxTxD = nn.Dropout(cfg.feat_proj_dropout)(x_BxTxD, deterministic=deterministic)
+        x_BxTxD = Dropout(cfg.feat_proj_dropout)(x_BxTxD, deterministic=deterministic)
         return x_BxTxD, normed_BxTxC

@@ -17,6 +17,7 @@ from w2v2jax.errors import ConfigError, InputError
 from w2v2jax.frames import frame_count
 from w2v2jax.models import axes
 from w2v2jax.models.config import Wav2Vec2Config
+from w2v2jax.models.dropout import Dropout
 from w2v2jax.models.feature_encoder import check_length, frame_paddings
 from w2v2jax.models.masking import pretraining_mask, sample_negatives
 from w2v2jax.models.quantizer import GumbelVectorQuantizer
@@ -109,7 +110,7 @@ class Wav2Vec2ForPreTraining(nn.Module):
         project_hid = _dense(cfg, p, (axes.EMBED, axes.PROJ), "project_hid")
         project_q = _dense(cfg, p, (axes.CODEVECTOR_DIM, axes.PROJ), "project_q")
         projected_BxTxP = project_hid(out["hidden"]).astype(jnp.float32)
-        features_BxTxC = nn.Dropout(cfg.feat_quantizer_dropout, name="dropout_features")(
+        features_BxTxC = Dropout(cfg.feat_quantizer_dropout, name="dropout_features")(
             out["features"], deterministic=deterministic
         )
         q = GumbelVectorQuantizer(cfg, name="quantizer")(

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from w2v2jax.models import activations, axes
 from w2v2jax.models.chunking import attention_bias
 from w2v2jax.models.config import Wav2Vec2Config
+from w2v2jax.models.dropout import Dropout
 from w2v2jax.models.positional import get_posemb, rope
 
 _REMAT_POLICIES = {
@@ -72,7 +73,7 @@ class Attention(nn.Module):
         logits_BxHxTxT = logits_BxHxTxT.astype(jnp.float32) + bias_Bx1x1xT
         probs = jax.nn.softmax(logits_BxHxTxT, axis=-1)
         self.sow("intermediates", "attention", probs)
-        probs = nn.Dropout(cfg.attention_dropout)(probs, deterministic=self.deterministic)
+        probs = Dropout(cfg.attention_dropout)(probs, deterministic=self.deterministic)
         out_BxTxHxK = jnp.einsum("bhqs,bshk->bqhk", probs.astype(cfg.dtype), v_BxTxHxK)
         out_BxTxD = out_BxTxHxK.reshape(b, t, h * k)
         out_BxTxD = _dense(cfg, cfg.hidden_size, (axes.HEADS, axes.EMBED), "out_proj")(out_BxTxD)
@@ -90,9 +91,9 @@ class FeedForward(nn.Module):
             x_BxTxD
         )
         y_BxTxF = activations.get(cfg.hidden_act)(y_BxTxF)
-        y_BxTxF = nn.Dropout(cfg.activation_dropout)(y_BxTxF, deterministic=self.deterministic)
+        y_BxTxF = Dropout(cfg.activation_dropout)(y_BxTxF, deterministic=self.deterministic)
         y_BxTxD = _dense(cfg, cfg.hidden_size, (axes.MLP, axes.EMBED), "output_dense")(y_BxTxF)
-        return nn.Dropout(cfg.hidden_dropout)(y_BxTxD, deterministic=self.deterministic)
+        return Dropout(cfg.hidden_dropout)(y_BxTxD, deterministic=self.deterministic)
 
 
 class EncoderLayer(nn.Module):
@@ -119,7 +120,7 @@ class EncoderLayer(nn.Module):
     @nn.compact
     def block(self, x_BxTxD, bias_Bx1x1xT, kv=None, start=0):
         cfg, det = self.cfg, self.deterministic
-        drop = nn.Dropout(cfg.hidden_dropout)
+        drop = Dropout(cfg.hidden_dropout)
         stable = cfg.do_stable_layer_norm
         y = layer_norm(cfg, "layer_norm")(x_BxTxD).astype(cfg.dtype) if stable else x_BxTxD
         y = Attention(cfg, det, name="attention")(y, bias_Bx1x1xT, kv, start)
@@ -175,7 +176,7 @@ class Encoder(nn.Module):
             x_BxTxD = x_BxTxD + posemb(x_BxTxD).astype(x_BxTxD.dtype)
         if not cfg.do_stable_layer_norm:
             x_BxTxD = layer_norm(cfg, "layer_norm")(x_BxTxD).astype(cfg.dtype)
-        x_BxTxD = nn.Dropout(cfg.hidden_dropout)(x_BxTxD, deterministic=deterministic)
+        x_BxTxD = Dropout(cfg.hidden_dropout)(x_BxTxD, deterministic=deterministic)
         x_BxTxD = _constrain(x_BxTxD)
         bias_Bx1x1xT = attention_bias(
             paddings_BxT, cfg.attention_chunk_frames, cfg.attention_left_chunks

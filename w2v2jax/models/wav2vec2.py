@@ -11,6 +11,7 @@ import jax.numpy as jnp
 
 from w2v2jax.models import activations, axes
 from w2v2jax.models.config import Wav2Vec2Config
+from w2v2jax.models.dropout import Dropout
 from w2v2jax.models.feature_encoder import (
     FeatureEncoder,
     FeatureProjection,
@@ -100,7 +101,7 @@ class Wav2Vec2ForCTC(nn.Module):
     def __call__(self, audio_BxS, audio_paddings_BxS, deterministic: bool = True):
         cfg = self.cfg
         out = Wav2Vec2Model(cfg, name="wav2vec2")(audio_BxS, audio_paddings_BxS, deterministic)
-        x_BxTxD = nn.Dropout(cfg.final_dropout)(out["hidden"], deterministic=deterministic)
+        x_BxTxD = Dropout(cfg.final_dropout)(out["hidden"], deterministic=deterministic)
         logits_BxTxV = nn.Dense(
             cfg.vocab_size,
             dtype=cfg.dtype,
