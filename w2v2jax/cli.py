@@ -73,7 +73,7 @@ flags.DEFINE_string(
     "output_dir", None, "transcribe: write transcripts.tsv|.jsonl or one NAME.srt per file here."
 )
 flags.DEFINE_integer(
-    "batch_size", 0, "transcribe: files per batch (0 = about 32 s of padded audio per batch)."
+    "batch_size", 0, "transcribe: files per batch (0 = about 8 s of padded audio per batch)."
 )
 flags.DEFINE_float("seconds", 16.0, "compile: utterance length to compile for.")
 flags.DEFINE_string("topology", None, "compile: a TPU slice to compile for (needs libtpu).")
