@@ -65,7 +65,8 @@ def test_finetuned_layout(size, tmp_path):
                     "encoder_attention_heads": 4,
                     "layer_norm_first": cfg.do_stable_layer_norm,
                     "conv_feature_layers": "[(32, 10, 5)] + [(32, 3, 2)] * 4 + [(32, 2, 2)] * 2",
-                }
+                },
+                "task": {"normalize": size == "large"},  # as fairseq's recipes
             }
         }
     }
@@ -75,6 +76,10 @@ def test_finetuned_layout(size, tmp_path):
         cfg.feat_extract_norm,
         cfg.do_stable_layer_norm,
     )
+    assert cfg2.do_normalize == (size == "large")  # the model hears what fairseq fed it
+    fcfg["task"] = {"normalize": True}  # the fine-tuning task's own setting comes first
+    torch.save({"model": sd, "cfg": fcfg}, tmp_path / "ft2.pt")
+    assert from_fairseq(str(tmp_path / "ft2.pt"))[0].do_normalize
     audio, pads = batch([12000, 7000])
     logits, paddings = Wav2Vec2ForCTC(cfg2).apply({"params": params}, audio, pads)
     expected = hf_logits(ref, audio, pads)

@@ -75,6 +75,12 @@ class Transcriber:
         logits, pads = self.model.apply({"params": params}, audio_1xS, paddings_1xS)
         return jax.nn.log_softmax(logits, -1), pads
 
+    def model_input(self, audio_BxS: np.ndarray, paddings_BxS: np.ndarray) -> np.ndarray:
+        """The samples the model was trained on: each row z-normalised over its unpadded
+        audio (cfg.do_normalize, the default), or as they are."""
+        audio_BxS = np.asarray(audio_BxS, np.float32)
+        return audiolib.normalize(audio_BxS, paddings_BxS) if self.cfg.do_normalize else audio_BxS
+
     def _pass(self, audio_S: np.ndarray) -> np.ndarray:
         """Frame log-probs [T, V] of one pass over audio already normalised (whole file)."""
         n = len(audio_S)
@@ -88,7 +94,7 @@ class Transcriber:
         """One padded pass over several files of at most `length` samples each: frame
         log-probs [B, T, V] and frame paddings [B, T] (1.0 = padding), B = len(audios).
 
-        Each file is z-normalised on its own, then zero-padded to `length`, as log_probs
+        Each file is z-normalised on its own (model_input), then zero-padded to `length`, as log_probs
         does to one file; `rows` > B pads the batch with copies of the first file, so every
         batch of a shape compiles once. A file's frames equal log_probs(audio) when the
         padding cannot reach them: always for the layer-norm CNN (padded frames are masked
@@ -101,7 +107,7 @@ class Transcriber:
         for i in range(len(buf)):
             a = audios[i] if i < len(audios) else audios[0]
             buf[i, : len(a)], pads[i, : len(a)] = a, 0.0
-        buf = audiolib.normalize(buf, pads)
+        buf = self.model_input(buf, pads)
         lp, frame_pads = self._log_probs(self.params, jnp.asarray(buf), jnp.asarray(pads))
         return np.asarray(lp[: len(audios)]), np.asarray(frame_pads[: len(audios)])
 
@@ -110,7 +116,7 @@ class Transcriber:
 
         The file is normalised once, as a whole: chunks normalised on their own would each
         see other statistics than the unchunked pass."""
-        audio_S = audiolib.normalize(audio_S[None], np.zeros((1, len(audio_S)), np.float32))[0]
+        audio_S = self.model_input(audio_S[None], np.zeros((1, len(audio_S)), np.float32))[0]
         if len(audio_S) <= self.chunk:
             return self._pass(audio_S)
         hop = hop_length(self.cfg)

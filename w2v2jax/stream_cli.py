@@ -181,6 +181,14 @@ def run(
             "`w2v2jax transcribe`'s (exact=False)",
             file=err,
         )
+    elif transcriber.cfg.do_normalize:
+        print(
+            "w2v2jax stream: this model was trained on z-normalised utterances, which a "
+            "stream cannot know before their end, so it hears the raw samples and its text "
+            "can differ from `w2v2jax transcribe`'s; a chunked model trained with "
+            "--config.model.do_normalize=False streams to exactly its offline text",
+            file=err,
+        )
     if from_stdin:
         stdin = sys.stdin.buffer if stdin is None else stdin
         name, pieces = "stdin", stdin_pieces(stdin, size)

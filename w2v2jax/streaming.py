@@ -30,7 +30,9 @@ measures the gap.
 
 Input: 16 kHz mono; int16 is scaled to [-1, 1). A stream cannot know a file's mean and
 variance before its end, so unlike Transcriber.log_probs it does not z-normalise: its exact
-reference is the model over the samples as pushed, times `gain`.
+reference is the model over the samples as pushed, times `gain`. A chunked model trained
+on raw samples (cfg.do_normalize False) is fed them offline too, so its stream equals
+Transcriber's pass over the same file (tests/streaming_raw_test.py).
 Legend: S samples, T frames, C frames of a chunk, D model width, V vocab.
 """
 

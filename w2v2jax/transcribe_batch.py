@@ -142,13 +142,13 @@ def power_of_two(n: int) -> int:
 
 def long_log_probs(t, audio_S: np.ndarray) -> np.ndarray:
     """[T, V] of a file longer than the chunk: a chunked model's exact streaming pass over
-    the z-normalised file (what the offline pass over the whole file computes), else
+    the file as the model takes it (Transcriber.model_input: what the offline pass over
+    the whole file computes), else
     Transcriber.log_probs's overlapped chunks."""
     if not t.cfg.chunked:
         return t.log_probs(audio_S)
-    normed = audiolib.normalize(audio_S[None], np.zeros((1, len(audio_S)), np.float32))[0]
     stream = t.stream()
-    stream.push(normed)
+    stream.push(t.model_input(audio_S[None], np.zeros((1, len(audio_S)), np.float32))[0])
     stream.finish()
     return stream.log_probs()
 

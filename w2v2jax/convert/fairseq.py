@@ -93,6 +93,23 @@ def _model_cfg(ck: dict) -> dict:
     return model if isinstance(model, dict) else {}
 
 
+def _namespace_free(value) -> dict:
+    value = vars(value) if isinstance(value, argparse.Namespace) else value
+    return value if isinstance(value, dict) else {}
+
+
+def _input_fields(ck: dict) -> dict:
+    """do_normalize from the task's `normalize` (False in fairseq's base recipes, True in
+    its large ones); a fine-tuned checkpoint's own task, else its pretraining's. Absent:
+    nothing, so the default (normalised) holds."""
+    raw = _namespace_free(ck.get("cfg") or ck.get("args"))
+    w2v = _namespace_free(_namespace_free(raw.get("model")).get("w2v_args"))
+    for task in (_namespace_free(raw.get("task", raw)), _namespace_free(w2v.get("task", w2v))):
+        if isinstance(task.get("normalize"), bool):
+            return {"do_normalize": task["normalize"]}
+    return {}
+
+
 def _strides(spec: str | None, n: int) -> tuple[int, ...]:
     if spec:
         out = []
@@ -210,7 +227,7 @@ def from_fairseq(path: str, **overrides):
     sd = ck.get("model", ck)
     sd = {k: v for k, v in sd.items() if hasattr(v, "shape")}
     try:
-        cfg = infer_config(sd, _model_cfg(ck), overrides)
+        cfg = infer_config(sd, _model_cfg(ck), {**_input_fields(ck), **overrides})
     except CheckpointError as e:
         raise CheckpointError(f"{path}: {e}") from None
     heads = has_heads(sd)

@@ -85,11 +85,20 @@ class _Assembler:
     """Reads examples and assembles one padded batch; runs in grain's worker threads."""
 
     def __init__(
-        self, source, tokenizer, label_key, frames_fn, skip_infeasible, stats, augment=None, seed=0
+        self,
+        source,
+        tokenizer,
+        label_key,
+        frames_fn,
+        skip_infeasible,
+        stats,
+        augment=None,
+        seed=0,
+        normalize=True,
     ):
         self.source, self.tokenizer, self.label_key = source, tokenizer, label_key
         self.frames_fn, self.skip_infeasible, self.stats = frames_fn, skip_infeasible, stats
-        self.augment, self.seed = augment, seed
+        self.augment, self.seed, self.normalize = augment, seed, normalize
 
     def labels(self, index: int, ex: dict) -> list[int]:
         if self.label_key not in ex:
@@ -176,7 +185,9 @@ class _Assembler:
             labels_BxU[row, : len(labels)], label_paddings_BxU[row, : len(labels)] = labels, 0.0
             valid_B[row], index_B[row] = 1.0, i
         out = {
-            "audio": audio.normalize(audio_BxS, audio_paddings_BxS),
+            "audio": (
+                audio.normalize(audio_BxS, audio_paddings_BxS) if self.normalize else audio_BxS
+            ),
             "audio_paddings": audio_paddings_BxS,
             "valid": valid_B,
             "index": index_B,
@@ -206,6 +217,7 @@ def make_batches(
     prefetch: int = 4,
     stats: Stats | None = None,
     augment: Augmenter | None = None,
+    normalize: bool = True,
 ) -> grain.IterDataset:
     """Training batches (module docstring): shuffled by seed, bucketed, this shard's rows.
 
@@ -214,7 +226,8 @@ def make_batches(
       set each bucket's U. num_epochs=None repeats forever. frames_fn: the model's frame
       count for a number of samples. stats: counts the examples left out as batches are read.
       augment: applied to every row, seeded by (seed, batch, example) (module docstring);
-      None, or every probability 0, leaves the audio as stored.
+      None, or every probability 0, leaves the audio as stored. normalize: z-normalise
+      each row over its audio (the model's do_normalize); False leaves the samples raw.
       Returns a grain IterDataset: iter() gives a checkpointable iterator (get_state/set_state);
       bucketing.batches_per_epoch(lengths, ...) gives the length of an epoch.
     """
@@ -237,7 +250,7 @@ def make_batches(
     if augment is not None:
         augment.warm()  # the room bank takes seconds: now, not as a stall between steps
     assembler = _Assembler(
-        source, tokenizer, label_key, frames_fn, skip_infeasible, stats, augment, seed
+        source, tokenizer, label_key, frames_fn, skip_infeasible, stats, augment, seed, normalize
     )
     rows = slice(shard_index * batch_size, (shard_index + 1) * batch_size)
 
@@ -269,13 +282,14 @@ def make_eval_batches(
     lengths: Sequence[int] | None = None,
     indices: Sequence[int] | None = None,
     stats: Stats | None = None,
+    normalize: bool = True,
 ) -> grain.MapDataset:
     """Every example (or `indices`) exactly once, in order; the last batch padded (valid 0).
 
     Nothing is skipped: audio longer than the largest boundary pads to a multiple of it, and
     labels keep U = frames (ratio 1.0), which any feasible transcript fits. Returns a grain
     MapDataset of len() batches; iterate it, or index it. stats: counts truncated labels and
-    cropped audio as batches are read.
+    cropped audio as batches are read. normalize: as make_batches'.
     """
     boundaries = bucketing.check_boundaries(bucket_boundaries)
     lengths = _lengths(source, lengths)
@@ -284,7 +298,9 @@ def make_eval_batches(
     n = max(1, math.ceil(len(order) / global_batch))
     order = np.concatenate([order, np.full(n * global_batch - len(order), -1, np.int64)])
     stats = Stats() if stats is None else stats
-    assembler = _Assembler(source, tokenizer, label_key, frames_fn, False, stats)
+    assembler = _Assembler(
+        source, tokenizer, label_key, frames_fn, False, stats, normalize=normalize
+    )
     rows = slice(shard_index * batch_size, (shard_index + 1) * batch_size)
 
     def make(j: int) -> dict:

@@ -54,6 +54,12 @@ class Wav2Vec2Config:
     # and to `attention_left_chunks` earlier ones (-1 = every earlier chunk).
     attention_chunk_frames: int = 0
     attention_left_chunks: int = -1
+    # The input: each utterance z-normalised over its whole length (transformers'
+    # Wav2Vec2FeatureExtractor(do_normalize=True)), or raw samples (False, as fairseq's base
+    # recipe, normalize=False). A stream cannot know an utterance's statistics before its
+    # end, so only a chunked model trained on raw samples streams to exactly its offline
+    # text (experiments/streaming measures the gap of a normalised one).
+    do_normalize: bool = True
     # Pretraining (Wav2Vec2ForPreTraining): the quantizer, the contrastive task, their losses.
     num_codevector_groups: int = 2  # G
     num_codevectors_per_group: int = 320  # V

@@ -124,6 +124,7 @@ class Assembly:
             "shard_index": jax.process_index(),
             "shard_count": jax.process_count(),
             "frames_fn": self.frames,
+            "normalize": bool(self.c.model.get("do_normalize", True)),
         }
         augmenter = data.Augmenter(self.c.get("augment"), seed=self.c.seed)
         if augmenter.active:
