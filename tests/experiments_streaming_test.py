@@ -70,8 +70,10 @@ def test_settings_differ_only_in_chunking_and_every_run_has_the_layer_norm_cnn(m
         full = configs["full"]
         for s, c in configs.items():
             assert c["model.feat_extract_norm"] == "layer"
+            assert c["model.do_normalize"] == (not run.SETTINGS[s].raw)
             differ = {k for k in full if c[k] != full[k]}
-            assert differ <= {"model.attention_chunk_frames", "model.attention_left_chunks"}, s
+            chunking = {"model.attention_chunk_frames", "model.attention_left_chunks"}
+            assert differ <= chunking | ({"model.do_normalize"} if s == "c32raw" else set()), s
             assert (c["seed"], c["model.posemb"]) == (1, scheme)
         # Against the ablation's run of the same scheme: the CNN's norm and the budget.
         old = _flat(ablation.make_config(mode.base, scheme, 1, "corpus").to_dict())
@@ -89,7 +91,7 @@ def test_steps_flag_keeps_a_quarter_of_warmup():
 def _fake_runs():
     rows = []
     for scheme, base in (("conv", 0.10), ("none", 0.50)):
-        for name in ("full", "c16", "c32l2"):
+        for name in ("full", "c16", "c32l2", "c32raw"):
             setting = run.SETTINGS[name]
             c = run.make_config(run.FULL, scheme, setting, 0, "corpus")
             for seed in (0, 1, 2):
@@ -111,13 +113,15 @@ def _fake_runs():
 def test_summary_and_the_table_drawn_from_summary_csv(tmp_path):
     summary = plots.summarise(_fake_runs(), ["conv", "none"], run.SETTINGS)
     assert [(r["scheme"], r["setting"]) for r in summary] == [
-        (s, n) for s in ("conv", "none") for n in ("full", "c16", "c32l2")
+        (s, n) for s in ("conv", "none") for n in ("full", "c16", "c32l2", "c32raw")
     ]
     by = {(r["scheme"], r["setting"]): r for r in summary}
     assert by["conv", "c16"]["validation_cer_mean"] == pytest.approx(0.16)
     assert by["conv", "c16"]["validation_cer_sd"] == pytest.approx(0.01)
     assert by["none", "c32l2"]["validation_cer_cost"] == pytest.approx(0.10)
-    assert (by["none", "c32l2"]["runs"], by["none", "c32l2"]["of"]) == (3, 4)
+    assert (by["none", "c32raw"]["runs"], by["none", "c32raw"]["of"]) == (3, 4)
+    kinds = {n: plots._kind(by["conv", n]) for n in ("c16", "c32l2", "c32raw")}
+    assert kinds == {"c16": "all", "c32l2": "limited", "c32raw": "raw"}  # drawn apart
     assert math.isnan(by["conv", "full"]["validation_cer_cost"])
     assert math.isnan(by["conv", "full"]["stream_cer"]) and by["conv", "c16"]["stream_cer"] == 0.2
     path = str(tmp_path / "summary.csv")
@@ -126,7 +130,8 @@ def test_summary_and_the_table_drawn_from_summary_csv(tmp_path):
     lines = md.strip().splitlines()
     assert len(lines) == 2 + len(summary)
     assert "| conv | c16 | 320 | all | 325 / 165 | 3/3 | 16.0 ± 1.0 | +5.0 |" in md
-    assert "| none | c32l2 | 640 | 2 | 645 / 325 | 3/4 |" in md
+    assert "| none | c32l2 | 640 | 2 | 645 / 325 | 3/3 |" in md
+    assert "| none | c32raw | 640 | all | 645 / 325 | 3/4 |" in md
     assert "| conv | full | — | — | offline | 3/3 | 11.0 ± 1.0 | — |" in md
     assert "20.0 / 19.0, 75 %" in md
     (tmp_path / "out").mkdir()

@@ -29,6 +29,9 @@ flags.DEFINE_string(
 flags.DEFINE_integer("seeds", None, "Seeds per cell (0, 1, ...); default: the mode's.")
 flags.DEFINE_integer("steps", None, "Training steps per run; default: the mode's.")
 flags.DEFINE_list("schemes", None, "Positional schemes (default: the mode's).")
+flags.DEFINE_list(
+    "settings", None, "Attention settings, of run.SETTINGS (default: the mode's; c32raw is extra)."
+)
 flags.DEFINE_integer(
     "stream_check", None, "Validation utterances streamed per seed-0 chunked run (0: none)."
 )
@@ -64,7 +67,10 @@ def main(_):
             raise UsageError(f"--{flag}={getattr(FLAGS, flag)}: give a whole number >= 0")
     seeds = range(FLAGS.seeds if FLAGS.seeds is not None else mode.seeds)
     checked = mode.stream_check if FLAGS.stream_check is None else FLAGS.stream_check
-    settings = {name: run.SETTINGS[name] for name in mode.settings}
+    unknown = set(FLAGS.settings or ()) - set(run.SETTINGS)
+    if unknown:
+        raise UsageError(f"--settings: unknown {sorted(unknown)}; choose from {list(run.SETTINGS)}")
+    settings = {name: run.SETTINGS[name] for name in FLAGS.settings or mode.settings}
     out = os.path.abspath(FLAGS.out)
     # Checkpoints and the corpus stay out of --out, which may be a folder under git.
     runs_dir = FLAGS.runs_dir or f"runs/streaming-{mode.name}"
@@ -103,6 +109,7 @@ def main(_):
             s.name: {
                 "attention_chunk_frames": s.chunk_frames,
                 "attention_left_chunks": s.left_chunks,
+                "do_normalize": not s.raw,
             }
             for s in settings.values()
         },

@@ -5,7 +5,9 @@ z-normalised over its whole length (as training did). A stream cannot know an
 utterance's mean and variance before its end, so w2v2jax/streaming.py feeds the samples
 as they come. Chunking makes the model block-causal, and tests/streaming_test.py shows a
 stream equals the offline pass over the same samples; what is left between the two is
-that normalisation alone, and this check measures it on real utterances.
+that normalisation alone, and this check measures it on real utterances. A run of raw
+samples (setting c32raw, model.do_normalize False) is fed them offline too: there the
+check measures nothing but that the two passes agree.
 
     check.stream_against_offline("runs/streaming-full/rope-c32-s0", data_dir, count=32)
     # {"stream_utterances": 32, "stream_cer": ..., "offline_cer": ..., "stream_same_text": ...}

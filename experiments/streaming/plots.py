@@ -113,10 +113,21 @@ def table(summary: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+MARKERS = {"limited": "s", "raw": "^"}
+
+
+def _kind(row) -> str:
+    """How a chunked setting is drawn: on its scheme's line ("all": every earlier chunk,
+    normalised input), or apart ("limited" left context; "raw" samples: the c32raw kind)."""
+    if row["setting"].endswith("raw"):
+        return "raw"
+    return "limited" if int(row["left_chunks"]) >= 0 else "all"
+
+
 def plot_latency(summary_csv: str, out_png: str) -> None:
     """CER against worst-case latency, a panel per eval set: a line per scheme over its
     chunked settings with every earlier chunk (bars: sample sd), an open square for a
-    limited left context, and the scheme's full attention as a dashed horizontal line."""
+    limited left context, an open triangle for raw samples, and the scheme's full attention as a dashed horizontal line."""
     rows = read_csv(summary_csv)
     schemes = list(dict.fromkeys(r["scheme"] for r in rows))
     fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.2), sharey=True)
@@ -128,12 +139,11 @@ def plot_latency(summary_csv: str, out_png: str) -> None:
             full = [r for r in mine if math.isinf(float(r["latency_worst_ms"]))]
             for r in full:
                 ax.axhline(100 * float(r[f"{key}_mean"]), color=color, ls="--", lw=1.2)
-            for limited in (False, True):
+            for kind in ("all", "limited", "raw"):
                 pts = sorted(
                     (float(r["latency_worst_ms"]), r)
                     for r in mine
-                    if not math.isinf(float(r["latency_worst_ms"]))
-                    and (int(r["left_chunks"]) >= 0) == limited
+                    if not math.isinf(float(r["latency_worst_ms"])) and _kind(r) == kind
                 )
                 if not pts:
                     continue
@@ -141,8 +151,10 @@ def plot_latency(summary_csv: str, out_png: str) -> None:
                 ys = [100 * float(r[f"{key}_mean"]) for _, r in pts]
                 sd = [100 * float(r[f"{key}_sd"]) for _, r in pts]
                 sd = [0.0 if math.isnan(v) else v for v in sd]
-                style = {"marker": "s", "mfc": "none", "ls": "none", "ms": 8} if limited else {}
-                ax.errorbar(xs, ys, yerr=sd, color=color, capsize=3, **{"marker": "o", **style})
+                style = {"marker": "o"}
+                if kind != "all":
+                    style = {"marker": MARKERS[kind], "mfc": "none", "ls": "none", "ms": 8}
+                ax.errorbar(xs, ys, yerr=sd, color=color, capsize=3, **style)
         ax.set(xscale="log", xlabel="algorithmic latency, worst case (ms)", title=title)
         if ticks:
             ax.set_xticks(ticks, [f"{t:.0f}" for t in ticks])
@@ -152,12 +164,11 @@ def plot_latency(summary_csv: str, out_png: str) -> None:
     axes[0].set(ylabel="CER (%)", ylim=(0, None))
     handles = [Line2D([], [], color=COLORS.get(s), marker="o", label=s) for s in schemes]
     handles.append(Line2D([], [], color="k", ls="--", label="full attention (offline)"))
-    if any(int(r["left_chunks"]) >= 0 for r in rows):
-        handles.append(
-            Line2D(
-                [], [], color="k", marker="s", mfc="none", ls="none", label="limited left context"
+    for kind, label in (("limited", "limited left context"), ("raw", "raw samples")):
+        if any(_kind(r) == kind for r in rows):
+            handles.append(
+                Line2D([], [], color="k", marker=MARKERS[kind], mfc="none", ls="none", label=label)
             )
-        )
     axes[1].legend(handles=handles, fontsize=8)
     fig.suptitle("What streaming costs: chunked attention against full attention (mean of seeds)")
     fig.tight_layout()
