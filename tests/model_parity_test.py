@@ -94,7 +94,12 @@ def test_round_trip_to_hf(tmp_path):
     cfg = ARCHS["large_style"]
     make_hf_model(cfg, tmp_path / "a")
     cfg2, params = from_hf(str(tmp_path / "a"))
-    to_hf(cfg2, params, str(tmp_path / "b"))
+    assert cfg2.do_normalize  # no preprocessor_config.json: transformers' default
+    to_hf(cfg2.replace(do_normalize=False), params, str(tmp_path / "b"))
+    # The feature extractor travels: transformers feeds the model what it was trained on.
+    fe = transformers.Wav2Vec2FeatureExtractor.from_pretrained(str(tmp_path / "b"))
+    assert (fe.do_normalize, fe.return_attention_mask, fe.sampling_rate) == (False, True, 16000)
+    assert not from_hf(str(tmp_path / "b"))[0].do_normalize
     back = transformers.Wav2Vec2ForCTC.from_pretrained(str(tmp_path / "b")).eval()
     audio, pads = batch([7000, 12000])
     logits, paddings = Wav2Vec2ForCTC(cfg2).apply({"params": params}, audio, pads)

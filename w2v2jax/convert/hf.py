@@ -200,9 +200,38 @@ def read_config(model_dir: str, **overrides) -> Wav2Vec2Config:
         raise CheckpointError(f"{cfg_path}: expected a JSON object of config fields")
     check_field_types(hf_cfg, cfg_path)
     try:
-        return Wav2Vec2Config.from_dict(hf_cfg).replace(**overrides)
+        return Wav2Vec2Config.from_dict(hf_cfg).replace(**{**_input_fields(model_dir), **overrides})
     except ConfigError as e:
         raise CheckpointError(f"{cfg_path}: {e}") from None
+
+
+PREPROCESSOR = "preprocessor_config.json"
+
+
+def _input_fields(model_dir: str) -> dict:
+    """do_normalize from the folder's feature extractor (preprocessor_config.json), which
+    says what the model was fed; absent or unreadable: nothing, the default holds."""
+    try:
+        with open(os.path.join(model_dir, PREPROCESSOR), encoding="utf-8") as f:
+            pre = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    value = pre.get("do_normalize") if isinstance(pre, dict) else None
+    return {"do_normalize": value} if isinstance(value, bool) else {}
+
+
+def preprocessor_config(cfg: Wav2Vec2Config) -> dict:
+    """transformers' Wav2Vec2FeatureExtractor for this model: what its pipeline feeds it."""
+    return {
+        "feature_extractor_type": "Wav2Vec2FeatureExtractor",
+        "feature_size": 1,
+        "sampling_rate": 16000,
+        "padding_value": 0.0,
+        "padding_side": "right",
+        "do_normalize": cfg.do_normalize,
+        # transformers' rule: only the layer-norm CNN is given an attention mask
+        "return_attention_mask": cfg.feat_extract_norm == "layer",
+    }
 
 
 def from_hf(model_dir: str, **overrides):
@@ -252,7 +281,8 @@ _OURS_ONLY = {
 
 
 def to_hf(cfg: Wav2Vec2Config, params, out_dir: str) -> str:
-    """Writes config.json + model.safetensors that transformers' from_pretrained loads: as
+    """Writes config.json + model.safetensors that transformers' from_pretrained loads (and
+    preprocessor_config.json, its feature extractor: pipeline(model=out_dir) works): as
     Wav2Vec2ForCTC with "lm_head", else Wav2Vec2ForPreTraining with its heads, else
     Wav2Vec2Model."""
     from safetensors.numpy import save_file
@@ -275,4 +305,5 @@ def to_hf(cfg: Wav2Vec2Config, params, out_dir: str) -> str:
     os.makedirs(out_dir, exist_ok=True)
     save_file(sd, os.path.join(out_dir, "model.safetensors"), metadata={"format": "pt"})
     write_json(os.path.join(out_dir, "config.json"), hf_cfg)
+    write_json(os.path.join(out_dir, PREPROCESSOR), preprocessor_config(cfg))
     return out_dir
