@@ -94,9 +94,9 @@ class Transcriber:
         """One padded pass over several files of at most `length` samples each: frame
         log-probs [B, T, V] and frame paddings [B, T] (1.0 = padding), B = len(audios).
 
-        Each file is z-normalised on its own (model_input), then zero-padded to `length`, as log_probs
-        does to one file; `rows` > B pads the batch with copies of the first file, so every
-        batch of a shape compiles once. A file's frames equal log_probs(audio) when the
+        Each file is z-normalised on its own (model_input), then zero-padded to `length`,
+        as log_probs does to one file; `rows` > B pads the batch with copies of the first
+        file, so every batch of a shape compiles once. A file's frames equal log_probs(audio) when the
         padding cannot reach them: always for the layer-norm CNN (padded frames are masked
         in attention), and for the group-norm CNN, which normalises over the padding too,
         only at length == padded_length(len(audio)) (transcribe_batch buckets so)."""

@@ -127,7 +127,8 @@ def _kind(row) -> str:
 def plot_latency(summary_csv: str, out_png: str) -> None:
     """CER against worst-case latency, a panel per eval set: a line per scheme over its
     chunked settings with every earlier chunk (bars: sample sd), an open square for a
-    limited left context, an open triangle for raw samples, and the scheme's full attention as a dashed horizontal line."""
+    limited left context, an open triangle for raw samples, and the scheme's full
+    attention as a dashed horizontal line."""
     rows = read_csv(summary_csv)
     schemes = list(dict.fromkeys(r["scheme"] for r in rows))
     fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.2), sharey=True)

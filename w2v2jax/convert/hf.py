@@ -28,6 +28,7 @@ from w2v2jax.convert.keys import (
 from w2v2jax.convert.torch_files import to_numpy, torch_load
 from w2v2jax.errors import CheckpointError, ConfigError
 from w2v2jax.files import write_json
+from w2v2jax.frames import SAMPLE_RATE
 from w2v2jax.models.config import Wav2Vec2Config
 from w2v2jax.models.layout import to_layout, unstack_layers
 
@@ -225,7 +226,7 @@ def preprocessor_config(cfg: Wav2Vec2Config) -> dict:
     return {
         "feature_extractor_type": "Wav2Vec2FeatureExtractor",
         "feature_size": 1,
-        "sampling_rate": 16000,
+        "sampling_rate": SAMPLE_RATE,
         "padding_value": 0.0,
         "padding_side": "right",
         "do_normalize": cfg.do_normalize,
