@@ -38,8 +38,14 @@ def main(flag_values, demo_config) -> None:
     compile_cache.enable()
     workdir = flag_values.workdir if flag_values["workdir"].present else WORKDIR
     data_dir = flag_values.data_dir if flag_values["data_dir"].present else DATA_DIR
+    # Its figures were measured at 16 utterances a step, at most 1200 steps (the digits demo's
+    # older settings); the flags override them.
     c = demo_config(
-        data_dir, flag_values.budget_s, flag_values.total_steps, clock=flag_values.budget_clock
+        data_dir,
+        flag_values.budget_s,
+        flag_values.total_steps if flag_values["total_steps"].present else 1200,
+        clock=flag_values.budget_clock,
+        batch_size=flag_values.batch_size if flag_values["batch_size"].present else 16,
     )
     c.label = "phonemes"
     report = run(c, workdir, flag_values.num_train)
