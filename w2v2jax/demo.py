@@ -66,8 +66,9 @@ flags.DEFINE_bool(
 FLAGS = flags.FLAGS
 
 # The augmentation the demo trains with (`--noaugment`: none). Measured at the demo's budget,
-# 2 seeds (benchmarks/RESULTS_demo.md): unseen flite voice 19.3 -> 18.2 % CER, the noisy
-# copy 50.4 -> 19.7 %, unseen espeak-ng voices 2.6 -> 2.4 %, validation 3.0 -> 3.8 %.
+# 8 utterances a step, 2 seeds (benchmarks/RESULTS_demo.md): unseen flite voice 12.9 -> 10.2 %
+# CER, the noisy copy 46.1 -> 13.9 %, unseen espeak-ng voices 0.7 -> 0.75 %, validation
+# 0.85 -> 1.15 %.
 AUGMENT = {
     "speed_prob": 0.5,
     "pitch_prob": 0.5,
