@@ -7,9 +7,16 @@ import time
 
 import jax
 
+from w2v2jax import compile_cache
 from w2v2jax.configs import override
 from w2v2jax.configs.ctc import get_config
 from w2v2jax.train import loop
+
+# The training subprocesses of the kill -9 and multi-process tests import this module: with
+# the suite's compilation cache (conftest.py puts its folder in their environment) only the
+# first of a kill -9 test's three processes compiles; the kill and the resume read it back.
+if os.environ.get(compile_cache.ENV_DIR) and not jax.config.jax_compilation_cache_dir:
+    compile_cache.enable(os.environ[compile_cache.ENV_DIR], min_compile_secs=0.5)
 
 
 def micro_config(data_dir, **overrides):

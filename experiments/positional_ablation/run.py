@@ -12,19 +12,18 @@ number of seeds and the size of the length set.
 """
 
 import dataclasses
-import json
-import math
 import os
 import time
 
 import jax
 
+from experiments import train_rows
 from experiments.positional_ablation import lengths
 from w2v2jax.configs import override
 from w2v2jax.configs.ctc import get_config
 from w2v2jax.data import load_split
 from w2v2jax.frames import SAMPLE_RATE, frame_count, seconds_to_samples
-from w2v2jax.train import Trainer, TrainingError, read_metrics
+from w2v2jax.train import read_metrics
 
 TRAIN_S = 3.0  # training length: the largest bucket (longer utterances are skipped)
 FACTOR = 4  # longest evaluation: FACTOR x TRAIN_S
@@ -111,39 +110,25 @@ def make_config(mode: Mode, scheme: str, seed: int, data_dir: str, steps: int | 
 
 def run_one(c, workdir: str, long_set) -> dict:
     """Trains (or reuses a finished run), evaluates every length bin; one CSV row."""
-    row_path = os.path.join(workdir, "row.json")
-    if os.path.exists(row_path):
-        with open(row_path) as f:
-            return json.load(f)
+    row = train_rows.finished(workdir)
+    if row:
+        return row
     t0 = time.time()
     row = {"scheme": c.model.posemb, "seed": c.seed}
-    try:
-        trainer = Trainer(c, workdir)
-        summary = trainer.run()
-        by_bin = lengths.evaluate_long(trainer.assembly, trainer.state["params"], long_set)
-    except (TrainingError, FloatingPointError) as e:
-        # A diverged scheme is a result too: recorded, not a crash of the whole sweep.
-        row.update(status=f"failed: {str(e).splitlines()[0]}", wall_seconds=time.time() - t0)
+    trainer, summary = train_rows.train(c, workdir, row)
+    if trainer is None:
         return row
+    by_bin = lengths.evaluate_long(trainer.assembly, trainer.state["params"], long_set)
+    row.update(train_rows.ctc_scores(summary))
     row.update(
-        status="ok",
-        steps=summary["step"],
-        train_seconds=round(summary["train_seconds"], 1),
         wall_seconds=round(time.time() - t0, 1),
         skipped_infeasible=sum(summary["skipped"].values()) if summary.get("skipped") else 0,
-        validation_cer=summary["validation/cer"],
-        validation_wer=summary["validation/wer"],
-        test_cer=summary["test/cer"],
-        test_espeak_cer=summary.get("test/espeak/cer", math.nan),
-        test_flite_cer=summary.get("test/flite/cer", math.nan),
         params=int(sum(x.size for x in jax.tree.leaves(trainer.state["params"]))),
     )
     for name, m in by_bin.items():
         row[f"cer_{name}"] = m["cer"]
         row[f"dur_{name}"] = round(m["mean_duration_s"], 2)
-    with open(row_path, "w") as f:
-        json.dump(row, f, indent=1)
-    return row
+    return train_rows.record(workdir, row)
 
 
 def count_longer(data_dir: str, seconds: float) -> int:

@@ -12,13 +12,11 @@ configs/ctc.py:SIZE) plus what is not a config field: the corpus, label counts a
 """
 
 import dataclasses
-import json
 import math
-import os
-import time
 
+from experiments import train_rows
 from w2v2jax.configs import ctc, override, pretrain
-from w2v2jax.train import Trainer, TrainingError, read_metrics
+from w2v2jax.train import Trainer, read_metrics
 
 ALL = 0  # `labels` value meaning every train utterance
 
@@ -126,55 +124,28 @@ def finetune_config(mode: Mode, init: str, labels: int, seed: int, data_dir: str
     return override(ctc.get_config(mode.size), {**mode.finetune, **this_run})
 
 
-def _finished(workdir: str) -> dict | None:
-    path = os.path.join(workdir, "row.json")
-    if os.path.exists(path):
-        with open(path) as f:
-            return json.load(f)
-    return None
-
-
-def _record(workdir: str, row: dict) -> dict:
-    with open(os.path.join(workdir, "row.json"), "w") as f:
-        json.dump(row, f, indent=1)
-    return row
-
-
 def run_pretraining(c, workdir: str) -> dict:
     """Trains (or reuses) the pretraining run; its final validation figures."""
-    row = _finished(workdir)
+    row = train_rows.finished(workdir)
     if row:
         return row
     summary = Trainer(c, workdir).run()
     row = {k: v for k, v in summary.items() if k.startswith("validation/")}
     row.update(steps=summary["step"], train_seconds=round(summary["train_seconds"], 1))
-    return _record(workdir, row)
+    return train_rows.record(workdir, row)
 
 
 def run_finetuning(c, workdir: str, init: str) -> dict:
     """Trains (or reuses) one fine-tuning run; one CSV row."""
-    row = _finished(workdir)
+    row = train_rows.finished(workdir)
     if row:
         return row
-    labels = c.train_examples or "all"
-    row = {"init": init, "labels": labels, "seed": c.seed}
-    t0 = time.time()
-    try:
-        summary = Trainer(c, workdir).run()
-    except (TrainingError, FloatingPointError) as e:
-        # A diverged run is a result: recorded (and not reused), not a crash of the sweep.
-        row.update(status=f"failed: {str(e).splitlines()[0]}", wall_seconds=time.time() - t0)
+    row = {"init": init, "labels": c.train_examples or "all", "seed": c.seed}
+    trainer, summary = train_rows.train(c, workdir, row)
+    if trainer is None:
         return row
-    row.update(
-        status="ok",
-        steps=summary["step"],
-        train_seconds=round(summary["train_seconds"], 1),
-        validation_cer=summary["validation/cer"],
-        test_cer=summary["test/cer"],
-        test_espeak_cer=summary.get("test/espeak/cer", math.nan),
-        test_flite_cer=summary.get("test/flite/cer", math.nan),
-    )
-    return _record(workdir, row)
+    row.update(train_rows.ctc_scores(summary))
+    return train_rows.record(workdir, row)
 
 
 CURVE_KEYS = (

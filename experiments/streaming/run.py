@@ -13,18 +13,16 @@ the setting's `attention_chunk_frames` and `attention_left_chunks`.
 """
 
 import dataclasses
-import json
 import math
-import os
 import time
 
 import jax
 
+from experiments import train_rows
 from experiments.positional_ablation import run as ablation
 from experiments.streaming import check
 from w2v2jax.frames import SAMPLE_RATE, hop_length
 from w2v2jax.models.chunking import lookahead_samples
-from w2v2jax.train import Trainer, TrainingError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,33 +144,17 @@ def run_one(c, workdir: str, setting: Setting, stream_check: int = 0) -> dict:
     """Trains (or reuses a finished run: its row.json) and scores it; one CSV row. With
     stream_check > 0, a chunked run also streams that many validation utterances
     (check.py) to measure a stream against the offline evaluation."""
-    row_path = os.path.join(workdir, "row.json")
-    if os.path.exists(row_path):
-        with open(row_path) as f:
-            return {**json.load(f), "reused": True}
+    row = train_rows.finished(workdir)
+    if row:
+        return {**row, "reused": True}
     t0 = time.time()
     row = describe(c, setting)
-    try:
-        trainer = Trainer(c, workdir)
-        summary = trainer.run()
-    except (TrainingError, FloatingPointError) as e:
-        # A diverged run is a result: recorded (and not reused), not a crash of the sweep.
-        row.update(status=f"failed: {str(e).splitlines()[0]}", wall_seconds=time.time() - t0)
+    trainer, summary = train_rows.train(c, workdir, row)
+    if trainer is None:
         return row
-    row.update(
-        status="ok",
-        steps=summary["step"],
-        train_seconds=round(summary["train_seconds"], 1),
-        validation_cer=summary["validation/cer"],
-        validation_wer=summary["validation/wer"],
-        test_cer=summary["test/cer"],
-        test_espeak_cer=summary.get("test/espeak/cer", math.nan),
-        test_flite_cer=summary.get("test/flite/cer", math.nan),
-        params=int(sum(x.size for x in jax.tree.leaves(trainer.state["params"]))),
-    )
+    row.update(train_rows.ctc_scores(summary))
+    row["params"] = int(sum(x.size for x in jax.tree.leaves(trainer.state["params"])))
     if stream_check and c.model.attention_chunk_frames:
         row.update(check.stream_against_offline(workdir, c.data_dir, stream_check))
     row["wall_seconds"] = round(time.time() - t0, 1)
-    with open(row_path, "w") as f:
-        json.dump(row, f, indent=1)
-    return {**row, "reused": False}
+    return {**train_rows.record(workdir, row), "reused": False}
