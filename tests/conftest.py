@@ -30,13 +30,6 @@ def pytest_configure(config):
     config.addinivalue_line("filterwarnings", "error::DeprecationWarning:w2v2jax")
 
 
-def pytest_collection_modifyitems(config, items):
-    # The slow tests first (a stable sort keeps every other order): with two workers the
-    # long ones then overlap the many short ones, instead of the last of them running
-    # while the other worker has nothing left to do.
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-
-
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory):
     """A synthesized digits corpus of 48/12/12 utterances (needs flite and espeak-ng)."""
