@@ -44,9 +44,10 @@ lint: setup
 	$(RUFF) check $(RUFF_FLAGS) --extend-select I,B,UP .
 	$(RUFF) format --check $(RUFF_FLAGS) .
 
-# $(call PYTEST,BIN_DIR,EXTRA_ARGS): the suite on 2 workers, 8 host devices, under tcmalloc.
+# $(call PYTEST,BIN_DIR,EXTRA_ARGS): the suite on 2 workers, 8 host devices, under tcmalloc;
+# it lists its 20 slowest tests (where a slower machine spends its time).
 PYTEST = LD_PRELOAD="$$(ls /usr/lib/*-linux-gnu/libtcmalloc_minimal.so.4 2>/dev/null | head -1)" \
-	XLA_FLAGS=--xla_force_host_platform_device_count=8 $(1)/pytest -q -n 2 $(2) tests
+	XLA_FLAGS=--xla_force_host_platform_device_count=8 $(1)/pytest -q -n 2 --durations=20 $(2) tests
 
 test: setup lint
 	$(call PYTEST,$(BIN),)

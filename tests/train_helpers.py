@@ -1,4 +1,5 @@
-"""A micro training config that compiles in seconds, for the training tests."""
+"""A micro training config that compiles in seconds, a fake clock, and the kill -9 harness,
+for the training tests."""
 
 import os
 import signal
@@ -32,6 +33,21 @@ def micro_config(data_dir, **overrides):
     c.eval_every = 0
     c.log_every = 1
     return override(c, overrides)
+
+
+class FakeClock:
+    """Advances `tick` seconds per reading; from reading `slow_after` on, `slow` times as
+    much (a machine that got busy after the plan was fixed)."""
+
+    def __init__(self, tick=0.1, slow_after=None, slow=1.0):
+        self.t, self.n = 0.0, 0
+        self.tick, self.slow_after, self.slow = tick, slow_after, slow
+
+    def __call__(self):
+        self.n += 1
+        late = self.slow_after is not None and self.n > self.slow_after
+        self.t += self.tick * (self.slow if late else 1.0)
+        return self.t
 
 
 def run_killed_then_resumed(command, ref: str, killed: str, kill_at_step: int) -> None:

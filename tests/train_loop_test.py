@@ -1,18 +1,15 @@
-"""End to end: training steps, resume after kill -9, bad inputs, init_from, inference."""
+"""End to end: training steps, bad inputs, init_from, inference (resume after kill -9:
+train_resume_test.py)."""
 
-import json
 import os
-import sys
 
 import numpy as np
 import pytest
-from train_helpers import micro_config, run_killed_then_resumed, run_single
+from train_helpers import micro_config, run_single
 
 from w2v2jax.errors import TrainingError, WorkdirError
 from w2v2jax.train import checkpoint
 from w2v2jax.train.metrics import read_metrics
-
-HERE = os.path.dirname(__file__)
 
 
 def losses(workdir):
@@ -33,34 +30,6 @@ def test_few_steps_end_to_end(tiny_corpus, tmp_path):
     assert os.listdir(os.path.join(wd, "tensorboard"))
     rows = read_metrics(wd)
     assert all(np.isfinite(r["audio_per_second"]) for r in rows if "audio_per_second" in r)
-
-
-def _train_cmd(data_dir, wd, steps):
-    script = (
-        f"import sys; sys.path.insert(0, {HERE!r})\n"
-        "from train_helpers import micro_config, run_single\n"
-        "from w2v2jax.train import loop\n"
-        f"run_single(micro_config({data_dir!r}, total_steps={steps}, checkpoint_every=2), {wd!r})\n"
-    )
-    return [sys.executable, "-c", script]
-
-
-def _summary(wd):
-    with open(os.path.join(wd, "summary.json")) as f:
-        return json.load(f)
-
-
-@pytest.mark.slow
-def test_kill9_then_restart_equals_uninterrupted(tiny_corpus, tmp_path):
-    ref, killed = str(tmp_path / "ref"), str(tmp_path / "killed")
-    run_killed_then_resumed(lambda wd: _train_cmd(tiny_corpus, wd, 10), ref, killed, 4)
-    a, b = losses(ref), losses(killed)
-    assert sorted(a) == sorted(b) == list(range(1, 11))
-    for step in a:
-        assert a[step] == pytest.approx(b[step], rel=1e-6, abs=1e-7), step
-    sa, sb = (_summary(wd) for wd in (ref, killed))
-    assert sa["validation/cer"] == sb["validation/cer"]
-    assert sa["validation/loss"] == pytest.approx(sb["validation/loss"], rel=1e-6)
 
 
 def test_workdir_of_another_model_shape_is_refused(tiny_corpus, tmp_path):

@@ -1,41 +1,22 @@
 """A time budget lays the schedule over the steps that fit in it (train/budget.py): the
-laid schedule, the plan a budget run fixes, and its resume. Time comes from a fake clock,
-so nothing here depends on how fast the machine is."""
+laid schedule, the plan a budget run fixes, and its resume (after kill -9: train_resume_test.py;
+over two processes: train_distributed_test.py). Time comes from a fake clock, so nothing
+here depends on how fast the machine is."""
 
 import itertools
 import os
-import socket
-import subprocess
-import sys
 import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 import pytest
-from train_helpers import micro_config, run_killed_then_resumed
+from train_helpers import FakeClock, micro_config
 
 from w2v2jax.train import budget, loop, optim
 from w2v2jax.train.metrics import read_metrics
 
-HERE = os.path.dirname(__file__)
 SCHEDULES = ["cosine", "linear", "tri_stage", "constant"]
-
-
-class FakeClock:
-    """Advances `tick` seconds per reading; from reading `slow_after` on, `slow` times as
-    much (a machine that got busy after the plan was fixed)."""
-
-    def __init__(self, tick=0.1, slow_after=None, slow=1.0):
-        self.t, self.n = 0.0, 0
-        self.tick, self.slow_after, self.slow = tick, slow_after, slow
-
-    def __call__(self):
-        self.n += 1
-        late = self.slow_after is not None and self.n > self.slow_after
-        self.t += self.tick * (self.slow if late else 1.0)
-        return self.t
 
 
 def _schedule(name, **kw):
@@ -180,33 +161,6 @@ def test_a_resumed_run_keeps_its_plan_and_ends_as_an_uninterrupted_one(
     assert s_cut["validation/loss"] == s_ref["validation/loss"]
 
 
-def _budget_cmd(data_dir, wd):
-    script = (
-        f"import sys; sys.path.insert(0, {HERE!r})\n"
-        "import jax\n"
-        "from train_helpers import micro_config\n"
-        "from train_time_budget_test import FakeClock\n"
-        "from w2v2jax.train import budget, loop\n"
-        "budget.MEASURE_SKIP, budget.MEASURE_STEPS = 1, 4\n"
-        f"c = micro_config({data_dir!r}, total_steps=16, time_budget_s=4.0)\n"
-        f"loop.Trainer(c, {wd!r}, devices=jax.devices()[:1], clock=FakeClock()).run()\n"
-    )
-    return [sys.executable, "-c", script]
-
-
-@pytest.mark.slow
-def test_kill9_after_the_plan_resumes_with_it_exactly(tiny_corpus, tmp_path):
-    ref, killed = str(tmp_path / "ref"), str(tmp_path / "killed")
-    run_killed_then_resumed(lambda wd: _budget_cmd(tiny_corpus, wd), ref, killed, 6)
-    plans = [_rows(wd, "planned_steps") for wd in (ref, killed)]  # the plan's row, the summary's
-    assert plans[0] == plans[1] and len(set(plans[0].values())) == 1
-    assert min(plans[0]) < 6  # fixed before the checkpoint the resume starts from
-    assert _rows(killed, "loss") == _rows(ref, "loss")
-    assert _rows(killed, "learning_rate") == _rows(ref, "learning_rate")
-    assert max(_rows(ref, "loss")) == plans[0][min(plans[0])] < 16
-    np.testing.assert_equal(_rows(killed, "validation/cer"), _rows(ref, "validation/cer"))
-
-
 def test_checkpoints_with_and_without_a_plan_resume_in_either_kind_of_run(
     tiny_corpus, tmp_path, short_window, capfd
 ):
@@ -228,47 +182,6 @@ def test_checkpoints_with_and_without_a_plan_resume_in_either_kind_of_run(
     rates = _rows(wd, "learning_rate")
     for step in range(planned + 1, c.total_steps + 1):
         assert rates[step] == pytest.approx(float(schedule(step - 1)), rel=1e-6), step
-
-
-WORKER = """
-import sys; sys.path.insert(0, {here!r})
-from w2v2jax.train import budget, distributed, loop
-distributed.initialize({addr!r}, 2, {pid})
-from train_helpers import micro_config
-from train_time_budget_test import FakeClock
-budget.MEASURE_SKIP, budget.MEASURE_STEPS = 1, 4
-c = micro_config({data!r}, total_steps=16, time_budget_s=4.0, eval_splits=())
-summary = loop.Trainer(c, {wd!r}, clock=FakeClock(tick={tick})).run()
-print("worker", {pid}, "stopped at", summary["step"], "plan", summary["planned_steps"])
-"""
-
-
-@pytest.mark.slow
-def test_every_process_takes_process_0s_plan(tiny_corpus, tmp_path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        addr = f"127.0.0.1:{sock.getsockname()[1]}"
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
-    wd = str(tmp_path / "multi")
-    # Process 1 measures three times slower: alone it would plan fewer steps.
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", WORKER.format(
-                here=HERE, addr=addr, pid=i, data=tiny_corpus, wd=wd, tick=(0.1, 0.3)[i]
-            )],
-            env={**env, "JAX_PLATFORMS": "cpu"},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for i in range(2)
-    ]  # fmt: skip
-    outs = [p.communicate(timeout=600)[0] for p in procs]
-    for i, (p, out) in enumerate(zip(procs, outs, strict=True)):
-        assert p.returncode == 0, f"process {i} failed:\n{out[-3000:]}"
-    (planned,) = set(_rows(wd, "planned_steps").values())
-    for i, out in enumerate(outs):
-        assert f"worker {i} stopped at {planned} plan {planned}" in out
 
 
 def test_the_cpu_clock_counts_this_process_work_not_waiting():
