@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import xla_env
 
 from w2v2jax import cli_help
 
@@ -17,7 +18,7 @@ def w2v2jax(*args, cwd=None):
         text=True,
         cwd=cwd,
         check=False,
-        env={**os.environ, "XLA_FLAGS": ""},
+        env=xla_env.env(),
     )
 
 

@@ -1,7 +1,13 @@
 import os
 
-# Tests run on the CPU; 8 host devices let the sharding tests build real meshes.
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+import xla_env
+
+# Tests run on the CPU; 8 host devices let the sharding tests build real meshes; LLVM at -O1
+# compiles faster (xla_env.py). Both before jax starts its backend.
+_flags = os.environ.get("XLA_FLAGS") or xla_env.flags(devices=8)
+if xla_env.FAST_COMPILE not in _flags:
+    _flags = f"{xla_env.FAST_COMPILE} {_flags}"
+os.environ["XLA_FLAGS"] = _flags
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import shutil

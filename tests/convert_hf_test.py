@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import xla_env
 from hf_reference import SMALL, make_hf_model
 from safetensors.numpy import load_file, save_file
 
@@ -53,7 +54,7 @@ def cli(*args):
         capture_output=True,
         check=False,
         text=True,
-        env={**os.environ, "XLA_FLAGS": ""},
+        env=xla_env.env(),
     )
 
 

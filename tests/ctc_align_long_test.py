@@ -7,7 +7,6 @@ Run as a script to measure one aligner on a random lattice in a fresh process:
 prints its time and peak RSS (a 60-minute file: T = 180000, U = 54000).
 """
 
-import os
 import resource
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import time
 import jax
 import numpy as np
 import pytest
+import xla_env
 
 from w2v2jax.ctc import align_long, forced_align
 
@@ -108,7 +108,7 @@ def measure_in_subprocess(frames, num_labels, which):
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "XLA_FLAGS": "", "JAX_PLATFORMS": "cpu"},
+        env=xla_env.env(JAX_PLATFORMS="cpu"),
     )
     return [float(x) for x in out.stdout.split()[-3:]]
 

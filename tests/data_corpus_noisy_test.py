@@ -2,13 +2,13 @@
 voice group "noisy", beside the clean groups; a different dataset from the one without
 (issue 16)."""
 
-import os
 import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import xla_env
 
 from w2v2jax.data import Augmenter, corpus, metadata, reader
 from w2v2jax.errors import DatasetExistsError
@@ -22,7 +22,7 @@ def w2v2jax(*args):
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "XLA_FLAGS": ""},
+        env=xla_env.env(),
     )
 
 

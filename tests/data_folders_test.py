@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
+import xla_env
 
 from w2v2jax.data import (
     audio,
@@ -109,7 +110,7 @@ def test_user_dataset_records_its_facts(tmp_path):
 
 
 def cli(*args):
-    env = {**os.environ, "XLA_FLAGS": "", "W2V2JAX_DEBUG": ""}
+    env = xla_env.env(W2V2JAX_DEBUG="")
     return subprocess.run(
         [sys.executable, "-m", "w2v2jax.cli", "corpus", *args],
         capture_output=True,

@@ -1,12 +1,12 @@
 """The phoneme demo end to end on a micro budget: corpus, IPA training, report, figure."""
 
-import os
 import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import xla_env
 from train_helpers import micro_config
 
 from w2v2jax import demo_phonemes
@@ -41,7 +41,7 @@ def test_phoneme_demo_reports_per_fer_transcriptions_and_a_figure(tmp_path):
 
 
 def test_demo_takes_the_phonemes_task_and_names_a_wrong_one():
-    env = {**os.environ, "XLA_FLAGS": ""}
+    env = xla_env.env()
     out = subprocess.run(
         [sys.executable, "-m", "w2v2jax.demo", "--task=chars"],
         capture_output=True,

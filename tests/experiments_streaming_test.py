@@ -19,6 +19,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.append(ROOT)
 
+import xla_env
+
 from experiments.csv_rows import read_csv, write_csv
 from experiments.streaming import plots, run
 
@@ -144,7 +146,7 @@ def test_summary_and_the_table_drawn_from_summary_csv(tmp_path):
 
 
 def _run(*args: str, timeout: int) -> str:
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}  # one CPU device
+    env = xla_env.env()  # one CPU device
     env["JAX_PLATFORMS"] = "cpu"
     proc = subprocess.run(
         [sys.executable, "-m", *args],

@@ -16,6 +16,7 @@ import sys
 
 import numpy as np
 import pytest
+import xla_env
 
 from w2v2jax.models import POSEMBS as SCHEMES
 
@@ -27,7 +28,7 @@ if ROOT not in sys.path:
 
 
 def _run(*args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env = xla_env.env()
     env["JAX_PLATFORMS"] = "cpu"
     proc = subprocess.run(
         [sys.executable, "-m", *args],

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
+import xla_env
 from train_helpers import micro_config, run_single
 
 from w2v2jax.data import ipa, joined, load_split, synth
@@ -27,7 +28,7 @@ def cli(*args):
         capture_output=True,
         check=False,
         text=True,
-        env={**os.environ, "XLA_FLAGS": ""},
+        env=xla_env.env(),
     )
 
 

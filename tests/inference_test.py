@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import transformers
+import xla_env
 from hf_reference import make_hf_model
 from train_helpers import micro_config, run_single
 
@@ -25,7 +26,7 @@ def cli(*args, check=True):
         capture_output=True,
         check=False,
         text=True,
-        env={**os.environ, "XLA_FLAGS": ""},
+        env=xla_env.env(),
     )
     if check and out.returncode:
         raise AssertionError(out.stderr[-3000:])
@@ -152,7 +153,7 @@ def test_reader_that_leaves_early_ends_transcribe_quietly(trained):
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "XLA_FLAGS": ""},
+        env=xla_env.env(),
     )
     assert out.stdout.count("\n") == 1 and out.stdout.startswith(files[0] + "\t")
     assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr

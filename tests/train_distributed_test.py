@@ -11,6 +11,7 @@ import sys
 
 import jax
 import pytest
+import xla_env
 from train_helpers import FakeClock, micro_config
 
 from w2v2jax.models.wav2vec2 import init_params
@@ -52,11 +53,7 @@ def _losses(wd):
 def test_two_processes_match_one_and_take_process_0s_plan(tiny_corpus, tmp_path, monkeypatch):
     wd = str(tmp_path / "multi")
     addr = f"127.0.0.1:{_free_port()}"
-    env = {
-        **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-        "JAX_PLATFORMS": "cpu",
-    }
+    env = xla_env.env(devices=4, JAX_PLATFORMS="cpu")
     procs = [
         subprocess.Popen(
             [

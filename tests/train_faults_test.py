@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+import xla_env
 from train_checkpoint_test import damage
 
 from w2v2jax.train.metrics import read_metrics
@@ -36,7 +37,7 @@ def _cmd(data_dir, wd):
             f"--workdir={wd}"] + [f"--config.{k}={v}" for k, v in flags.items()]  # fmt: skip
 
 
-ENV = {**os.environ, "XLA_FLAGS": ""}  # one CPU device, as a laptop user would have
+ENV = xla_env.env()  # one CPU device, as a laptop user would have
 
 
 def _losses(wd):

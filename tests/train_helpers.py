@@ -7,6 +7,7 @@ import subprocess
 import time
 
 import jax
+import xla_env
 
 from w2v2jax import compile_cache
 from w2v2jax.configs import override
@@ -54,7 +55,7 @@ def run_killed_then_resumed(command, ref: str, killed: str, kill_at_step: int) -
     """command(workdir) -> argv of a training process. Runs it to the end in `ref`; in
     `killed` runs it until checkpoint `kill_at_step` exists, kills it with SIGKILL, then
     runs it again to the end (the resume)."""
-    env = {**os.environ, "XLA_FLAGS": ""}
+    env = xla_env.env()
     subprocess.run(command(ref), check=True, env=env, capture_output=True)
     proc = subprocess.Popen(
         command(killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

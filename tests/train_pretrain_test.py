@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import xla_env
 from train_helpers import override, run_killed_then_resumed
 
 from w2v2jax.configs.pretrain import get_config
@@ -194,7 +195,7 @@ def test_two_processes_pretrain_like_one(tiny_corpus, tmp_path):
         s.bind(("127.0.0.1", 0))
         addr = f"127.0.0.1:{s.getsockname()[1]}"
     wd, single = str(tmp_path / "multi"), str(tmp_path / "single")
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    env = xla_env.env(devices=4)
     worker = PRETRAIN_WORKER.format(here=HERE, addr=addr, data=tiny_corpus, wd=wd, pid="{pid}")
     procs = [
         subprocess.Popen([sys.executable, "-c", worker.replace("{pid}", str(i))], env=env,
